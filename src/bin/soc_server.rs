@@ -1,0 +1,73 @@
+//! soc_server: a TCP echo server (RFC 862); every byte a client sends comes back to it.
+//!
+//! This file only parses arguments, sets up logging and signals, and calls the library.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::Parser;
+use soc::cli::{parse_limit, Endpoint, Limit, Verbosity};
+use soc::server::{Server, ServerConfig};
+
+/// TCP echo server: every byte a client sends comes back, unchanged and in order.
+///
+/// Prints `listening on ADDR` on standard output once it accepts connections; logs go to
+/// standard error. Stops cleanly on Ctrl-C or SIGTERM (a second one stops it at once).
+#[derive(Debug, Parser)]
+#[command(name = "soc_server", version)]
+struct Args {
+    #[command(flatten)]
+    endpoint: Endpoint,
+
+    /// Most clients served at once; more connections are accepted and closed at once
+    #[arg(long, value_name = "N", default_value_t = 1024,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    max_clients: u32,
+
+    /// Disconnect a client that sends nothing, or does not read its echo, for this long (0: never)
+    #[arg(long, value_name = "SECS", default_value = "300", value_parser = parse_limit)]
+    idle_timeout: Limit,
+
+    #[command(flatten)]
+    verbosity: Verbosity,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    args.verbosity.init_logging();
+    match run(args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("soc_server: error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: Args) -> anyhow::Result<()> {
+    let config = ServerConfig {
+        max_clients: args.max_clients as usize,
+        idle_timeout: args.idle_timeout,
+    };
+    let server = Server::bind(&args.endpoint.host, args.endpoint.port, config)?;
+    let handle = server.shutdown_handle();
+    soc::signals::on_termination(move |signal| {
+        log::info!("{} received: shutting down", soc::signals::name(signal));
+        handle.shutdown();
+    })
+    .context("could not install the signal handlers")?;
+
+    // Scripts and tests read the real port from this line, so it must be out before the first
+    // client can be accepted, and flushed even when standard output is a pipe.
+    let mut stdout = std::io::stdout().lock();
+    if let Err(err) =
+        writeln!(stdout, "listening on {}", server.local_addr()).and_then(|()| stdout.flush())
+    {
+        log::warn!("could not write to standard output: {err}");
+    }
+    drop(stdout);
+
+    server.run();
+    Ok(())
+}

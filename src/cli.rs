@@ -1,0 +1,107 @@
+//! Command-line pieces that both binaries share: where to connect or listen, how much to log,
+//! and durations given in seconds.
+
+use std::time::Duration;
+
+use clap::Args;
+
+/// The address options of both binaries, `--host` and `--port`.
+#[derive(Debug, Clone, Args)]
+pub struct Endpoint {
+    /// IPv4 or IPv6 address, or host name
+    #[arg(long, env = "SOC_HOST", default_value = "127.0.0.1")]
+    pub host: String,
+
+    /// TCP port (0 lets the server's operating system choose one)
+    #[arg(short, long, env = "SOC_PORT", default_value_t = 8888)]
+    pub port: u16,
+}
+
+/// `-v` / `-q`: how much goes to standard error.
+#[derive(Debug, Clone, Copy, Args)]
+pub struct Verbosity {
+    /// More log output on standard error: -v debug, -vv trace (with a hex dump of the traffic)
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+
+    /// Only warnings and errors on standard error
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+}
+
+impl Verbosity {
+    /// The log level these flags ask for.
+    pub fn level(self) -> log::LevelFilter {
+        match (self.quiet, self.verbose) {
+            (true, _) => log::LevelFilter::Warn,
+            (false, 0) => log::LevelFilter::Info,
+            (false, 1) => log::LevelFilter::Debug,
+            (false, _) => log::LevelFilter::Trace,
+        }
+    }
+
+    /// Sets up env_logger on standard error at this level; `RUST_LOG`, when set, wins.
+    pub fn init_logging(self) {
+        env_logger::Builder::new()
+            .filter_level(self.level())
+            .parse_env("RUST_LOG")
+            .format_target(false)
+            .init();
+    }
+}
+
+/// Parses a number of seconds (fractions allowed) into a [`Duration`].
+pub fn parse_secs(text: &str) -> Result<Duration, String> {
+    let secs: f64 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("'{text}' is not a number of seconds"))?;
+    Duration::try_from_secs_f64(secs).map_err(|_| format!("'{text}' is not a valid duration"))
+}
+
+/// Parses a number of seconds where 0 means "no limit".
+pub fn parse_limit(text: &str) -> Result<Limit, String> {
+    parse_secs(text).map(Limit::from_duration)
+}
+
+/// A time limit that may be switched off (`0` on the command line).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Limit {
+    /// Wait at most this long.
+    After(Duration),
+    /// Wait forever.
+    Never,
+}
+
+impl Limit {
+    /// `Duration::ZERO` means [`Limit::Never`], as for `SO_RCVTIMEO`.
+    pub fn from_duration(duration: Duration) -> Self {
+        if duration.is_zero() {
+            Limit::Never
+        } else {
+            Limit::After(duration)
+        }
+    }
+
+    /// The limit as socket timeouts take it.
+    pub fn as_option(self) -> Option<Duration> {
+        match self {
+            Limit::After(duration) => Some(duration),
+            Limit::Never => None,
+        }
+    }
+}
+
+impl std::fmt::Display for Limit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Limit::After(duration) => f.write_str(&format_secs(*duration)),
+            Limit::Never => f.write_str("never"),
+        }
+    }
+}
+
+/// Formats a duration as seconds the way a user typed them: `5 s`, `0.25 s`.
+pub fn format_secs(duration: Duration) -> String {
+    format!("{} s", duration.as_secs_f64())
+}

@@ -1,0 +1,119 @@
+//! The client: connect, then one of its modes, each a function of its own.
+//!
+//! - [`interactive`]: a terminal session, a prompt, one line at a time (the Python original).
+//! - [`pipe`]: standard input streamed through the server to standard output, byte for byte.
+//! - [`message`]: one line sent and checked, for health checks.
+//!
+//! [`crate::ping`] and [`crate::bench`] build on the same pieces to measure.
+
+mod interactive;
+mod message;
+mod pipe;
+
+use std::io::{self, Read};
+use std::net::TcpStream;
+
+pub use interactive::{interactive, QUIT_WORDS};
+pub use message::message;
+pub use pipe::{pipe, PipeReport};
+
+use crate::cli::Limit;
+pub use crate::net::connect;
+
+/// Sets the client's progress timeout on both directions of `stream`: a read that gets nothing,
+/// or a write that moves nothing, for that long fails instead of waiting forever.
+pub fn set_timeouts(stream: &TcpStream, timeout: Limit) -> io::Result<()> {
+    stream.set_read_timeout(timeout.as_option())?;
+    stream.set_write_timeout(timeout.as_option())
+}
+
+/// Why [`read_full`] got fewer bytes than it wanted.
+#[derive(Debug)]
+pub enum ShortReadCause {
+    /// The peer closed the connection.
+    Closed,
+    /// Nothing arrived for the socket's read timeout.
+    TimedOut,
+    /// The connection failed.
+    Failed(io::Error),
+}
+
+/// [`read_full`] stopped early: how many bytes did arrive, and why it stopped.
+#[derive(Debug)]
+pub struct ShortRead {
+    /// Bytes that arrived before the stop, at the start of the buffer.
+    pub received: usize,
+    /// Why it stopped.
+    pub cause: ShortReadCause,
+}
+
+/// Reads until `buf` is full, however the bytes are split across reads.
+///
+/// This is what the Python original gets wrong: one `send()` of n bytes may come back as several
+/// `recv()`s, so a reply is only complete once all n bytes have arrived.
+pub fn read_full(mut reader: impl Read, buf: &mut [u8]) -> Result<(), ShortRead> {
+    let mut received = 0;
+    while received < buf.len() {
+        let cause = match reader.read(&mut buf[received..]) {
+            Ok(0) => ShortReadCause::Closed,
+            Ok(n) => {
+                received += n;
+                continue;
+            }
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
+            Err(err) if crate::net::is_timeout(&err) => ShortReadCause::TimedOut,
+            Err(err) => ShortReadCause::Failed(err),
+        };
+        return Err(ShortRead { received, cause });
+    }
+    Ok(())
+}
+
+impl ShortRead {
+    /// A one-line description for a user who was waiting for `expected` bytes of echo.
+    pub fn describe(self, expected: usize, timeout: Limit) -> anyhow::Error {
+        let progress = format!("{} of {expected} bytes came back", self.received);
+        match self.cause {
+            ShortReadCause::Closed => {
+                anyhow::anyhow!("the server closed the connection ({progress})")
+            }
+            ShortReadCause::TimedOut => {
+                anyhow::anyhow!("no echo for {timeout} (--timeout); {progress}")
+            }
+            ShortReadCause::Failed(err) => {
+                anyhow::Error::new(err).context(format!("the connection failed ({progress})"))
+            }
+        }
+    }
+}
+
+/// Sends `payload` and reads its echo into `echo` (which must be as long), the round trip every
+/// line-at-a-time mode makes.
+pub(crate) fn round_trip(
+    stream: &TcpStream,
+    payload: &[u8],
+    echo: &mut [u8],
+    timeout: Limit,
+) -> anyhow::Result<()> {
+    use anyhow::Context;
+    use std::io::Write;
+    debug_assert_eq!(payload.len(), echo.len());
+    let peer = stream.peer_addr().ok();
+    (&*stream)
+        .write_all(payload)
+        .map_err(|err| match crate::net::is_timeout(&err) {
+            true => anyhow::anyhow!(
+                "could not send for {timeout} (--timeout): the server is not reading"
+            ),
+            false => anyhow::Error::new(err),
+        })
+        .context("sending failed")?;
+    if let Some(peer) = peer {
+        crate::dump::trace_chunk(peer, crate::dump::Direction::Sent, payload);
+    }
+    read_full(stream, echo).map_err(|short| short.describe(payload.len(), timeout))?;
+    if let Some(peer) = peer {
+        crate::dump::trace_chunk(peer, crate::dump::Direction::Received, echo);
+    }
+    Ok(())
+}

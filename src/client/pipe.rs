@@ -1,0 +1,201 @@
+//! Piped mode: standard input streamed through the server to standard output.
+//!
+//! Sending and receiving run at the same time, on two threads. Sending everything first and
+//! reading afterwards deadlocks as soon as the input outgrows the socket buffers on both sides
+//! (the server blocks writing an echo we do not read, so it stops reading what we send, so we
+//! block too); reading concurrently keeps every buffer draining whatever the input size.
+
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Context};
+
+use crate::cli::Limit;
+use crate::dump::{trace_chunk, Direction};
+use crate::net::is_timeout;
+
+/// Read size on both sides: large enough that a bulk transfer is a few system calls per MiB.
+const CHUNK: usize = 64 * 1024;
+
+/// What a piped run moved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PipeReport {
+    /// Bytes read from the input and sent.
+    pub sent: u64,
+    /// Bytes that came back (equal to `sent` on success).
+    pub received: u64,
+    /// From the first byte sent to the end of the echo.
+    pub elapsed: Duration,
+    /// The output was closed before the echo ended (`soc_client | head`): the run stopped early,
+    /// on purpose, and was not checked.
+    pub output_closed: bool,
+}
+
+/// Progress the sender publishes for the receiver.
+#[derive(Default)]
+struct SendProgress {
+    sent: AtomicU64,
+    /// Set, with the final count and checksum, before the write side is shut down.
+    finished: AtomicBool,
+    checksum: std::sync::Mutex<Option<u32>>,
+}
+
+/// Streams `input` to the server and the echo to `output` until the input ends and every byte
+/// sent has come back; fails unless exactly the bytes sent came back.
+///
+/// At end of input the write side is shut down (a half-close), which tells the server we are
+/// done; it then finishes echoing and closes, and our read sees end of stream. `timeout` bounds
+/// how long we wait for echo while bytes are outstanding; waiting on a slow input is not a
+/// timeout. The comparison is by count and CRC-32, so memory stays fixed for any input size.
+pub fn pipe(
+    stream: TcpStream,
+    input: impl Read + Send + 'static,
+    output: &mut impl Write,
+    timeout: Limit,
+) -> anyhow::Result<PipeReport> {
+    let peer = stream
+        .peer_addr()
+        .context("could not read the server's address")?;
+    stream
+        .set_read_timeout(timeout.as_option())
+        .context("could not set the read timeout")?;
+    let stream = Arc::new(stream);
+    let progress = Arc::new(SendProgress::default());
+    let started = Instant::now();
+    let sender = {
+        let stream = Arc::clone(&stream);
+        let progress = Arc::clone(&progress);
+        thread::Builder::new()
+            .name("sender".into())
+            .spawn(move || send_all(&stream, input, &progress))
+            .context("could not start the sending thread")?
+    };
+
+    let mut buf = vec![0u8; CHUNK];
+    let mut received: u64 = 0;
+    let mut checksum = crc32fast::Hasher::new();
+    loop {
+        let sent_before_wait = progress.sent.load(Ordering::SeqCst);
+        let n = match (&*stream).read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
+            Err(err) if is_timeout(&err) => {
+                // Only a wait with bytes outstanding for the whole period is a stalled echo.
+                if sent_before_wait > received {
+                    bail!(
+                        "no echo from {peer} for {timeout} (--timeout); {received} of {} bytes \
+                         sent came back",
+                        progress.sent.load(Ordering::SeqCst)
+                    );
+                }
+                continue;
+            }
+            Err(err) => {
+                return Err(anyhow::Error::new(err).context(format!(
+                    "connection to {peer} failed after {received} of {} bytes sent came back",
+                    progress.sent.load(Ordering::SeqCst)
+                )))
+            }
+        };
+        let chunk = &buf[..n];
+        trace_chunk(peer, Direction::Received, chunk);
+        checksum.update(chunk);
+        received += n as u64;
+        if let Err(err) = output.write_all(chunk) {
+            if err.kind() == io::ErrorKind::BrokenPipe {
+                // The reader of our output has gone (`| head`): that ends the run quietly, as
+                // it does for cat. Shutting the socket also stops the sender.
+                let _ = stream.shutdown(Shutdown::Both);
+                return Ok(PipeReport {
+                    sent: progress.sent.load(Ordering::SeqCst),
+                    received,
+                    elapsed: started.elapsed(),
+                    output_closed: true,
+                });
+            }
+            return Err(anyhow::Error::new(err).context("could not write to standard output"));
+        }
+    }
+    match output.flush() {
+        Err(err) if err.kind() != io::ErrorKind::BrokenPipe => {
+            return Err(anyhow::Error::new(err).context("could not write to standard output"))
+        }
+        _ => {}
+    }
+
+    let sent = progress.sent.load(Ordering::SeqCst);
+    if !progress.finished.load(Ordering::SeqCst) {
+        // The server closed before we finished sending; the sender may be blocked on input,
+        // so do not wait for it.
+        bail!(
+            "{peer} closed the connection before the input ended ({received} of at least {sent} \
+             bytes sent came back)"
+        );
+    }
+    sender
+        .join()
+        .map_err(|_| anyhow!("the sending thread panicked"))??;
+    let sent_checksum = progress
+        .checksum
+        .lock()
+        .map_err(|_| anyhow!("the sending thread panicked"))?
+        .unwrap_or_default();
+    let report = PipeReport {
+        sent,
+        received,
+        elapsed: started.elapsed(),
+        output_closed: false,
+    };
+    if received != sent {
+        bail!("{received} of {sent} bytes sent came back from {peer}");
+    }
+    if checksum.finalize() != sent_checksum {
+        bail!("the echo from {peer} differs from what was sent ({sent} bytes each way)");
+    }
+    log::debug!(
+        "{sent} bytes sent and echoed intact in {:.3?}",
+        report.elapsed
+    );
+    Ok(report)
+}
+
+/// The sending side: input to socket, then a half-close.
+fn send_all(
+    stream: &TcpStream,
+    mut input: impl Read,
+    progress: &SendProgress,
+) -> anyhow::Result<()> {
+    let peer = stream.peer_addr().ok();
+    let mut buf = vec![0u8; CHUNK];
+    let mut checksum = crc32fast::Hasher::new();
+    let mut writer = stream;
+    loop {
+        let n = match input.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
+            Err(err) => return Err(anyhow::Error::new(err).context("could not read the input")),
+        };
+        let chunk = &buf[..n];
+        checksum.update(chunk);
+        writer
+            .write_all(chunk)
+            .context("could not send to the server")?;
+        if let Some(peer) = peer {
+            trace_chunk(peer, Direction::Sent, chunk);
+        }
+        progress.sent.fetch_add(n as u64, Ordering::SeqCst);
+    }
+    if let Ok(mut slot) = progress.checksum.lock() {
+        *slot = Some(checksum.finalize());
+    }
+    progress.finished.store(true, Ordering::SeqCst);
+    stream
+        .shutdown(Shutdown::Write)
+        .context("could not half-close the connection")
+}

@@ -1,0 +1,461 @@
+//! The server: the listening socket, the accept loop, one thread per client, and shutdown.
+//!
+//! The accept loop is the only thread that creates client threads, so the client limit is a
+//! plain check of the active count before each spawn. Every client thread holds a guard that
+//! takes it out of the count and out of the registry when it ends, however it ends (a panic
+//! included), so the numbers stay right.
+
+use std::collections::HashMap;
+use std::io;
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use log::{debug, error, info, warn};
+use socket2::SockRef;
+
+use crate::cli::Limit;
+use crate::echo::{echo_until_eof, EchoBuffer, EchoEnd, ECHO_BUFFER_SIZE};
+
+/// Stack size of a client thread.
+///
+/// The echo loop needs a few KiB (its buffer is on the heap); the rest is headroom for logging and
+/// for a panic's unwinding. Only touched pages cost memory, but a small reservation keeps the
+/// address space of thousands of clients modest.
+pub const CLIENT_STACK_SIZE: usize = 128 * 1024;
+
+/// How long the accept loop waits before trying again when the system is out of file
+/// descriptors or memory: long enough not to burn a core, short enough to serve soon after.
+const RESOURCE_BACKOFF: Duration = Duration::from_millis(50);
+
+/// How often a repeated warning (an accept error, a rejected client) is logged at most.
+const WARNING_INTERVAL: Duration = Duration::from_secs(1);
+
+/// What the server is allowed to do.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Most clients served at once; a connection beyond that is accepted and closed at once.
+    pub max_clients: usize,
+    /// How long a client may send nothing, or leave its echo unread, before it is disconnected.
+    pub idle_timeout: Limit,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            max_clients: 1024,
+            idle_timeout: Limit::After(Duration::from_secs(300)),
+        }
+    }
+}
+
+/// Counters a server keeps while it runs.
+#[derive(Debug, Default)]
+struct Stats {
+    active: AtomicUsize,
+    served: AtomicU64,
+    rejected: AtomicU64,
+    timed_out: AtomicU64,
+    failed: AtomicU64,
+    bytes_echoed: AtomicU64,
+}
+
+/// A copy of the server's counters at one moment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct StatsSnapshot {
+    /// Clients being served right now.
+    pub active: usize,
+    /// Clients that were served (accepted within the limit), including the active ones.
+    pub served: u64,
+    /// Connections closed at once because `max_clients` were being served.
+    pub rejected: u64,
+    /// Clients disconnected by the idle timeout.
+    pub timed_out: u64,
+    /// Clients whose connection ended with an error (a reset, a panic in their thread).
+    pub failed: u64,
+    /// Bytes echoed back, over all clients.
+    pub bytes_echoed: u64,
+}
+
+impl std::fmt::Display for StatsSnapshot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} clients served, {} rejected, {} timed out, {} failed, {} bytes echoed",
+            self.served, self.rejected, self.timed_out, self.failed, self.bytes_echoed
+        )
+    }
+}
+
+/// A client being served: its socket (to close it at shutdown) and its thread (to join it).
+struct ClientEntry {
+    stream: Arc<TcpStream>,
+    thread: Option<JoinHandle<()>>,
+}
+
+/// State shared by the accept loop, the client threads and shutdown handles.
+struct Shared {
+    listener: TcpListener,
+    shutting_down: AtomicBool,
+    stats: Stats,
+    clients: Mutex<HashMap<u64, ClientEntry>>,
+}
+
+impl Shared {
+    fn clients(&self) -> MutexGuard<'_, HashMap<u64, ClientEntry>> {
+        // A client thread never panics while holding this lock, but if one did the map is still
+        // consistent (every change to it is a single insert or remove), so carry on.
+        self.clients
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn snapshot(&self) -> StatsSnapshot {
+        let stats = &self.stats;
+        StatsSnapshot {
+            active: stats.active.load(Ordering::SeqCst),
+            served: stats.served.load(Ordering::Relaxed),
+            rejected: stats.rejected.load(Ordering::Relaxed),
+            timed_out: stats.timed_out.load(Ordering::Relaxed),
+            failed: stats.failed.load(Ordering::Relaxed),
+            bytes_echoed: stats.bytes_echoed.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// A bound, listening echo server, not yet accepting.
+pub struct Server {
+    shared: Arc<Shared>,
+    local_addr: SocketAddr,
+    config: ServerConfig,
+}
+
+/// Stops a running [`Server`] from another thread (a signal handler, a test).
+#[derive(Clone)]
+pub struct ShutdownHandle {
+    shared: Arc<Shared>,
+}
+
+impl ShutdownHandle {
+    /// Asks the server to stop: the accept loop ends, every client connection is closed and
+    /// [`Server::run`] returns once the client threads have been joined. Calling it again does
+    /// nothing more.
+    pub fn shutdown(&self) {
+        if self.shared.shutting_down.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        // Shutting down a listening socket makes a blocked accept() return at once (EINVAL on
+        // Linux), which is how the accept loop notices without polling.
+        if let Err(err) = SockRef::from(&self.shared.listener).shutdown(std::net::Shutdown::Both) {
+            debug!("shutting down the listening socket: {err}");
+        }
+    }
+
+    /// The server's counters now.
+    pub fn stats(&self) -> StatsSnapshot {
+        self.shared.snapshot()
+    }
+}
+
+impl Server {
+    /// Resolves `host`, binds and listens on `host:port` (port 0: the OS chooses).
+    pub fn bind(host: &str, port: u16, config: ServerConfig) -> anyhow::Result<Server> {
+        let listener = crate::net::listen_on(host, port)?;
+        Server::from_listener(listener, config)
+    }
+
+    /// Serves on a listener the caller has already bound.
+    pub fn from_listener(listener: TcpListener, config: ServerConfig) -> anyhow::Result<Server> {
+        let local_addr = listener
+            .local_addr()
+            .context("could not read the listening address")?;
+        let ip = local_addr.ip();
+        if !ip.is_loopback() {
+            warn!(
+                "listening on {local_addr}, which is not a loopback address: anyone who can reach \
+                 this host can use the echo service"
+            );
+        }
+        Ok(Server {
+            shared: Arc::new(Shared {
+                listener,
+                shutting_down: AtomicBool::new(false),
+                stats: Stats::default(),
+                clients: Mutex::new(HashMap::new()),
+            }),
+            local_addr,
+            config,
+        })
+    }
+
+    /// The address the server listens on, with the real port.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// A handle that stops [`Server::run`] from another thread.
+    pub fn shutdown_handle(&self) -> ShutdownHandle {
+        ShutdownHandle {
+            shared: Arc::clone(&self.shared),
+        }
+    }
+
+    /// Accepts clients and serves each on its own thread until [`ShutdownHandle::shutdown`];
+    /// then closes every client connection, joins their threads and returns the final counters.
+    ///
+    /// Accept errors never end the loop: errors of one connection (aborted or reset before it
+    /// was accepted) are skipped, and running out of file descriptors or memory is logged at most
+    /// once a second and retried after a short back-off.
+    pub fn run(self) -> StatsSnapshot {
+        let shared = &self.shared;
+        info!(
+            "serving on {} (at most {} clients, idle timeout {})",
+            self.local_addr, self.config.max_clients, self.config.idle_timeout
+        );
+        let mut next_id: u64 = 0;
+        let mut accept_warnings = RateLimited::new(WARNING_INTERVAL);
+        let mut reject_warnings = RateLimited::new(WARNING_INTERVAL);
+        while !shared.shutting_down.load(Ordering::SeqCst) {
+            let (stream, peer) = match shared.listener.accept() {
+                Ok(accepted) => accepted,
+                Err(err) => {
+                    if shared.shutting_down.load(Ordering::SeqCst) {
+                        break;
+                    }
+                    match AcceptError::classify(&err) {
+                        AcceptError::Connection => debug!("accept: {err} (skipped)"),
+                        AcceptError::Resources | AcceptError::Other => {
+                            accept_warnings
+                                .warn(|again| format!("accept failed: {err}, retrying{again}"));
+                            thread::sleep(RESOURCE_BACKOFF);
+                        }
+                    }
+                    continue;
+                }
+            };
+            if shared.stats.active.load(Ordering::SeqCst) >= self.config.max_clients {
+                shared.stats.rejected.fetch_add(1, Ordering::Relaxed);
+                reject_warnings.warn(|again| {
+                    format!(
+                        "{peer} rejected: already serving {} clients (--max-clients){again}",
+                        self.config.max_clients
+                    )
+                });
+                drop(stream);
+                continue;
+            }
+            next_id += 1;
+            self.spawn_client(next_id, stream, peer);
+        }
+        self.close_clients()
+    }
+
+    /// Starts the thread that serves one client and records it in the registry.
+    fn spawn_client(&self, id: u64, stream: TcpStream, peer: SocketAddr) {
+        let shared = &self.shared;
+        let active = shared.stats.active.fetch_add(1, Ordering::SeqCst) + 1;
+        shared.stats.served.fetch_add(1, Ordering::Relaxed);
+        let stream = Arc::new(stream);
+        shared.clients().insert(
+            id,
+            ClientEntry {
+                stream: Arc::clone(&stream),
+                thread: None,
+            },
+        );
+        // The guard is created before the spawn so that a failed spawn (which drops the closure
+        // and the guard with it) also undoes the count and the registry entry.
+        let guard = ClientGuard {
+            id,
+            peer,
+            shared: Arc::clone(shared),
+        };
+        let idle_timeout = self.config.idle_timeout;
+        let spawned = thread::Builder::new()
+            .name(format!("client {peer}"))
+            .stack_size(CLIENT_STACK_SIZE)
+            .spawn(move || serve_client(&stream, peer, idle_timeout, active, guard));
+        match spawned {
+            Ok(thread) => {
+                if let Some(entry) = shared.clients().get_mut(&id) {
+                    entry.thread = Some(thread);
+                }
+            }
+            Err(err) => error!("{peer}: could not start a thread for this client, closing: {err}"),
+        }
+    }
+
+    /// Closes every client connection, joins the client threads and returns the final counters.
+    fn close_clients(self) -> StatsSnapshot {
+        let clients: Vec<ClientEntry> = self.shared.clients().drain().map(|(_, c)| c).collect();
+        if !clients.is_empty() {
+            info!(
+                "shutting down: closing {} client connections",
+                clients.len()
+            );
+        }
+        for client in &clients {
+            // Both directions: a thread blocked in read() sees end of stream, one blocked in
+            // write() gets an error, and the client sees end of stream.
+            let _ = client.stream.shutdown(std::net::Shutdown::Both);
+        }
+        for thread in clients.into_iter().filter_map(|c| c.thread) {
+            let _ = thread.join();
+        }
+        let stats = self.shared.snapshot();
+        info!("stopped: {stats}");
+        stats
+    }
+}
+
+/// The body of a client thread.
+fn serve_client(
+    stream: &TcpStream,
+    peer: SocketAddr,
+    idle_timeout: Limit,
+    active: usize,
+    guard: ClientGuard,
+) {
+    let started = Instant::now();
+    info!("{peer} connected ({active} active)");
+    if let Err(err) = configure_client_socket(stream, idle_timeout) {
+        warn!("{peer}: could not configure the connection, closing it: {err}");
+        guard.shared.stats.failed.fetch_add(1, Ordering::Relaxed);
+        return;
+    }
+    let mut buffer = EchoBuffer::with_size(ECHO_BUFFER_SIZE);
+    let report = echo_until_eof(stream, peer, &mut buffer);
+    let stats = &guard.shared.stats;
+    stats
+        .bytes_echoed
+        .fetch_add(report.bytes, Ordering::Relaxed);
+    let how = match report.end {
+        EchoEnd::PeerClosed => "disconnected".to_string(),
+        EchoEnd::IdleTimeout => {
+            stats.timed_out.fetch_add(1, Ordering::Relaxed);
+            format!("disconnected after {idle_timeout} idle (--idle-timeout)")
+        }
+        EchoEnd::Failed(_) if guard.shared.shutting_down.load(Ordering::SeqCst) => {
+            "disconnected by shutdown".to_string()
+        }
+        EchoEnd::Failed(err) => {
+            stats.failed.fetch_add(1, Ordering::Relaxed);
+            format!("connection failed: {err}")
+        }
+    };
+    // The guard has not run yet, so this client is still counted.
+    let active_after = stats.active.load(Ordering::SeqCst) - 1;
+    info!(
+        "{peer} {how}: {} bytes echoed in {:.3?} ({active_after} active)",
+        report.bytes,
+        started.elapsed()
+    );
+}
+
+fn configure_client_socket(stream: &TcpStream, idle_timeout: Limit) -> io::Result<()> {
+    // Small echoes must go out at once: with Nagle's algorithm a reply that does not fill a
+    // segment waits for the client's delayed ACK (tens of milliseconds).
+    stream.set_nodelay(true)?;
+    stream.set_read_timeout(idle_timeout.as_option())?;
+    stream.set_write_timeout(idle_timeout.as_option())?;
+    Ok(())
+}
+
+/// Takes a client out of the active count and the registry when its thread ends, by return or
+/// by panic.
+struct ClientGuard {
+    id: u64,
+    peer: SocketAddr,
+    shared: Arc<Shared>,
+}
+
+impl Drop for ClientGuard {
+    fn drop(&mut self) {
+        if thread::panicking() {
+            self.shared.stats.failed.fetch_add(1, Ordering::Relaxed);
+            error!("{}: the client's thread panicked; closing it", self.peer);
+        }
+        // Dropping the entry drops the registry's reference to the socket (closing it once the
+        // thread's reference is gone too) and detaches the thread's own JoinHandle.
+        let entry = self.shared.clients().remove(&self.id);
+        self.shared.stats.active.fetch_sub(1, Ordering::SeqCst);
+        drop(entry);
+    }
+}
+
+/// What an accept() error means for the accept loop.
+enum AcceptError {
+    /// This one connection failed before we got it: skip it.
+    Connection,
+    /// The process or system is out of descriptors or memory: back off and retry.
+    Resources,
+    /// Anything else: log, back off, retry; the loop never ends on an error.
+    Other,
+}
+
+impl AcceptError {
+    fn classify(err: &io::Error) -> AcceptError {
+        match err.raw_os_error() {
+            Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM) => {
+                AcceptError::Resources
+            }
+            Some(
+                libc::ECONNABORTED
+                | libc::ECONNRESET
+                | libc::EPROTO
+                | libc::EPERM
+                | libc::EINTR
+                | libc::EAGAIN
+                | libc::ENETDOWN
+                | libc::ENOPROTOOPT
+                | libc::EHOSTDOWN
+                | libc::ENONET
+                | libc::EHOSTUNREACH
+                | libc::EOPNOTSUPP
+                | libc::ENETUNREACH,
+            ) => AcceptError::Connection,
+            _ => AcceptError::Other,
+        }
+    }
+}
+
+/// A warning that may repeat quickly (once per accept attempt, per rejected client), logged at
+/// most once per interval with a count of the ones in between.
+struct RateLimited {
+    interval: Duration,
+    last: Option<Instant>,
+    suppressed: u64,
+}
+
+impl RateLimited {
+    fn new(interval: Duration) -> Self {
+        Self {
+            interval,
+            last: None,
+            suppressed: 0,
+        }
+    }
+
+    /// Logs the message `make(again)` builds, where `again` says how many were held back since
+    /// the last one, or counts it as held back.
+    fn warn(&mut self, make: impl FnOnce(&str) -> String) {
+        let now = Instant::now();
+        if self
+            .last
+            .is_some_and(|last| now.duration_since(last) < self.interval)
+        {
+            self.suppressed += 1;
+            return;
+        }
+        let again = match self.suppressed {
+            0 => String::new(),
+            n => format!(" ({n} more like this since the last warning)"),
+        };
+        warn!("{}", make(&again));
+        self.last = Some(now);
+        self.suppressed = 0;
+    }
+}

@@ -1,0 +1,40 @@
+//! SIGINT and SIGTERM: the first one asks for a clean stop, a second one ends the process at once.
+
+use std::io;
+use std::thread;
+
+use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::iterator::Signals;
+
+/// Calls `on_first` (on a thread of its own) the first time SIGINT or SIGTERM arrives; a second
+/// signal exits the process at once with the shell's code for it (128 + the signal number).
+///
+/// The handler only forwards the signal to this thread, so `on_first` may do anything (log,
+/// take locks, shut sockets down), which a signal handler may not.
+pub fn on_termination(on_first: impl FnOnce(i32) + Send + 'static) -> io::Result<()> {
+    let mut signals = Signals::new([SIGINT, SIGTERM])?;
+    thread::Builder::new()
+        .name("signals".into())
+        .spawn(move || {
+            let mut on_first = Some(on_first);
+            for signal in signals.forever() {
+                match on_first.take() {
+                    Some(first) => first(signal),
+                    None => {
+                        log::warn!("second signal during shutdown: exiting now");
+                        std::process::exit(128 + signal);
+                    }
+                }
+            }
+        })?;
+    Ok(())
+}
+
+/// A readable name for the signals this module handles.
+pub fn name(signal: i32) -> &'static str {
+    match signal {
+        SIGINT => "SIGINT",
+        SIGTERM => "SIGTERM",
+        _ => "signal",
+    }
+}
