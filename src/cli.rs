@@ -12,7 +12,7 @@ pub struct Endpoint {
     #[arg(long, env = "SOC_HOST", default_value = "127.0.0.1")]
     pub host: String,
 
-    /// TCP port (0 lets the server's operating system choose one)
+    /// TCP port (for the server, 0 lets the operating system choose one)
     #[arg(short, long, env = "SOC_PORT", default_value_t = 8888)]
     pub port: u16,
 }

@@ -38,6 +38,7 @@ pub mod client;
 pub mod dump;
 pub mod echo;
 pub mod net;
+pub mod pattern;
 // pub mod ping;
 pub mod server;
 pub mod signals;

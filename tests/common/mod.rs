@@ -1,0 +1,267 @@
+//! Helpers shared by the integration tests: a library server on port 0, the built binaries as
+//! child processes with deadlines, and sockets that cannot hang a test.
+#![allow(dead_code)] // each test file uses a different subset
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::thread::{self, JoinHandle};
+use std::time::Duration;
+
+use soc::server::{Server, ServerConfig, ShutdownHandle, StatsSnapshot};
+
+/// How long any single step of a test may wait before the test fails.
+pub const STEP: Duration = Duration::from_secs(20);
+
+/// A library server on 127.0.0.1 with an OS-chosen port, stopped and joined on drop.
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub handle: ShutdownHandle,
+    thread: Option<JoinHandle<StatsSnapshot>>,
+}
+
+impl TestServer {
+    pub fn start() -> TestServer {
+        TestServer::with_config(ServerConfig::default())
+    }
+
+    pub fn with_config(config: ServerConfig) -> TestServer {
+        let server = Server::bind("127.0.0.1", 0, config).expect("bind a test server");
+        let addr = server.local_addr();
+        let handle = server.shutdown_handle();
+        let thread = thread::spawn(move || server.run());
+        TestServer {
+            addr,
+            handle,
+            thread: Some(thread),
+        }
+    }
+
+    /// Stops the server and returns its final counters.
+    pub fn stop(mut self) -> StatsSnapshot {
+        self.handle.shutdown();
+        let thread = self.thread.take().expect("not stopped yet");
+        thread.join().expect("the server thread panicked")
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        self.handle.shutdown();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// A connection whose reads and writes fail after [`STEP`] instead of hanging the test.
+pub fn connect(addr: SocketAddr) -> TcpStream {
+    let stream = TcpStream::connect_timeout(&addr, STEP).expect("connect to the test server");
+    stream.set_read_timeout(Some(STEP)).unwrap();
+    stream.set_write_timeout(Some(STEP)).unwrap();
+    stream
+}
+
+/// Reads until end of stream (bounded by the socket's read timeout).
+pub fn read_to_end(mut stream: &TcpStream) -> Vec<u8> {
+    let mut echoed = Vec::new();
+    stream.read_to_end(&mut echoed).expect("read the echo");
+    echoed
+}
+
+/// Sends `payload` while reading the echo on another thread, half-closes, and returns all that
+/// came back: works for any size without deadlock.
+pub fn echo_concurrently(stream: TcpStream, payload: Vec<u8>) -> Vec<u8> {
+    let writer = stream.try_clone().unwrap();
+    let sender = thread::spawn(move || {
+        (&writer).write_all(&payload).expect("send the payload");
+        writer.shutdown(std::net::Shutdown::Write).unwrap();
+    });
+    let echoed = read_to_end(&stream);
+    sender.join().expect("the sending thread panicked");
+    echoed
+}
+
+/// The address of a port nothing listens on (bound, read, released).
+pub fn refused_addr() -> SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap()
+}
+
+/// The built `soc_server` binary, running with `--port 0` (on 127.0.0.1 unless `args` name a
+/// `--host`) and `args`, killed by PID on drop.
+pub struct ServerProcess {
+    pub child: Child,
+    pub addr: SocketAddr,
+    /// Lines of standard error, as they come.
+    pub stderr: mpsc::Receiver<String>,
+}
+
+impl ServerProcess {
+    pub fn start(args: &[&str]) -> ServerProcess {
+        ServerProcess::start_with(args, |_| {})
+    }
+
+    /// Like [`ServerProcess::start`], with a chance to adjust the command (limits, environment).
+    pub fn start_with(args: &[&str], adjust: impl FnOnce(&mut Command)) -> ServerProcess {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_soc_server"));
+        if !args.contains(&"--host") {
+            command.args(["--host", "127.0.0.1"]);
+        }
+        command
+            .args(["--port", "0"])
+            .args(args)
+            .env_remove("RUST_LOG")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        adjust(&mut command);
+        let mut child = command.spawn().expect("start soc_server");
+        let stderr = lines_of(child.stderr.take().unwrap());
+        let stdout = lines_of(child.stdout.take().unwrap());
+        let line = match stdout.recv_timeout(STEP) {
+            Ok(line) => line,
+            Err(_) => {
+                let _ = child.kill();
+                let errors: Vec<String> = stderr.try_iter().collect();
+                panic!("soc_server printed no `listening on` line; stderr: {errors:?}");
+            }
+        };
+        let addr = line
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+            .parse()
+            .expect("a socket address after `listening on`");
+        ServerProcess {
+            child,
+            addr,
+            stderr,
+        }
+    }
+
+    pub fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+
+    /// Sends `signal` to the server (by its PID).
+    pub fn signal(&self, signal: i32) {
+        // SAFETY: kill(2) with the PID of our own child; no memory is involved.
+        let rc = unsafe { libc::kill(self.pid(), signal) };
+        assert_eq!(rc, 0, "kill({}, {signal})", self.pid());
+    }
+
+    /// Waits for the server to exit, failing the test after `limit`.
+    pub fn wait(&mut self, limit: Duration) -> ExitStatus {
+        wait_with_deadline(&mut self.child, limit)
+    }
+
+    /// Waits (at most [`STEP`]) for a line of standard error that contains `needle`; returns it.
+    pub fn expect_log(&self, needle: &str) -> String {
+        let deadline = std::time::Instant::now() + STEP;
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.stderr.recv_timeout(left) {
+                Ok(line) if line.contains(needle) => return line,
+                Ok(_) => continue,
+                Err(_) => panic!("no log line containing {needle:?} within {STEP:?}"),
+            }
+        }
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Waits for `child` to exit; kills it (by PID) and fails the test after `limit`.
+pub fn wait_with_deadline(child: &mut Child, limit: Duration) -> ExitStatus {
+    let pid = child.id() as i32;
+    let (done_tx, done_rx) = mpsc::channel::<()>();
+    // A watchdog instead of polling: it kills the child if the wait below outlasts `limit`.
+    let watchdog = thread::spawn(move || {
+        if done_rx.recv_timeout(limit).is_err() {
+            // SAFETY: kill(2) on the PID of a child we started and have not yet reaped.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+            return true;
+        }
+        false
+    });
+    let status = child.wait().expect("wait for the child");
+    let _ = done_tx.send(());
+    let killed = watchdog.join().unwrap();
+    assert!(
+        !killed,
+        "the process did not exit within {limit:?}; killed it"
+    );
+    status
+}
+
+/// Output of a finished `soc_client` run.
+pub struct ClientRun {
+    pub status: ExitStatus,
+    pub stdout: Vec<u8>,
+    pub stderr: String,
+}
+
+/// Runs the built `soc_client` with `args`, feeding it `stdin`; fails the test after [`STEP`].
+pub fn run_client(args: &[&str], stdin: Vec<u8>) -> ClientRun {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_soc_client"))
+        .args(args)
+        .env_remove("RUST_LOG")
+        .env_remove("SOC_HOST")
+        .env_remove("SOC_PORT")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start soc_client");
+    let mut input = child.stdin.take().unwrap();
+    let feeder = thread::spawn(move || {
+        // The client may exit before reading everything (that is what some tests check).
+        let _ = input.write_all(&stdin);
+    });
+    let stdout = read_all_in_background(child.stdout.take().unwrap());
+    let stderr = read_all_in_background(child.stderr.take().unwrap());
+    let status = wait_with_deadline(&mut child, STEP);
+    feeder.join().unwrap();
+    ClientRun {
+        status,
+        stdout: stdout.join().unwrap(),
+        stderr: String::from_utf8_lossy(&stderr.join().unwrap()).into_owned(),
+    }
+}
+
+/// `args` for `soc_client` that point it at `addr`.
+pub fn at(addr: SocketAddr) -> Vec<String> {
+    vec![
+        "--host".into(),
+        addr.ip().to_string(),
+        "--port".into(),
+        addr.port().to_string(),
+    ]
+}
+
+fn read_all_in_background(mut from: impl Read + Send + 'static) -> JoinHandle<Vec<u8>> {
+    thread::spawn(move || {
+        let mut all = Vec::new();
+        let _ = from.read_to_end(&mut all);
+        all
+    })
+}
+
+fn lines_of(from: impl Read + Send + 'static) -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        for line in BufReader::new(from).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}

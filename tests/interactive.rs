@@ -1,0 +1,158 @@
+//! Interactive mode: the session loop over in-memory input and output, and one end-to-end run
+//! of the binary on a pseudo-terminal.
+
+mod common;
+
+use std::fs::File;
+use std::io::{Cursor, Read, Write};
+use std::os::fd::{FromRawFd, OwnedFd};
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::thread;
+use std::time::Instant;
+
+use common::{at, connect, wait_with_deadline, ServerProcess, TestServer, STEP};
+use soc::cli::Limit;
+use soc::client::interactive;
+
+fn session(input: &[u8]) -> (anyhow::Result<()>, Vec<u8>, String) {
+    let server = TestServer::start();
+    let stream = connect(server.addr);
+    let mut output = Vec::new();
+    let mut messages = Vec::new();
+    let result = interactive(
+        &stream,
+        &mut Cursor::new(input.to_vec()),
+        &mut output,
+        &mut messages,
+        Limit::After(STEP),
+    );
+    (result, output, String::from_utf8(messages).unwrap())
+}
+
+#[test]
+fn each_line_comes_back_and_exit_ends_the_session() {
+    let (result, output, messages) = session(b"hello\n\nsecond line\nexit\nnot sent\n");
+    result.unwrap();
+    // The empty line is sent as its newline and echoed; nothing after `exit` is sent.
+    assert_eq!(output, b"hello\n\nsecond line\n");
+    assert!(
+        messages.starts_with("connected to 127.0.0.1:"),
+        "{messages}"
+    );
+    assert!(
+        messages.contains("exit"),
+        "the banner says how to leave: {messages}"
+    );
+    assert_eq!(
+        messages.matches("> ").count(),
+        4,
+        "one prompt per line read: {messages}"
+    );
+}
+
+#[test]
+fn quit_and_end_of_input_end_the_session_too() {
+    let (result, output, _) = session(b"one\nquit\ntwo\n");
+    result.unwrap();
+    assert_eq!(output, b"one\n");
+    // End of input (Ctrl-D) in the middle of a line: the partial line is still sent.
+    let (result, output, _) = session(b"one\npartial");
+    result.unwrap();
+    assert_eq!(output, b"one\npartial");
+}
+
+#[test]
+fn a_server_that_goes_away_ends_the_session_with_an_error() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    // A server that accepts and closes at once.
+    let closer = thread::spawn(move || drop(listener.accept().unwrap()));
+    let stream = connect(addr);
+    closer.join().unwrap();
+    let mut output = Vec::new();
+    let result = interactive(
+        &stream,
+        &mut Cursor::new(b"anyone?\n".to_vec()),
+        &mut output,
+        &mut Vec::new(),
+        Limit::After(STEP),
+    );
+    let err = format!("{:#}", result.unwrap_err());
+    assert!(err.contains(&format!("connection to {addr} lost")), "{err}");
+    assert!(output.is_empty());
+}
+
+/// Opens a pseudo-terminal: (controller side, terminal side).
+fn open_pty() -> (File, OwnedFd) {
+    let mut controller = -1;
+    let mut terminal = -1;
+    // SAFETY: openpty writes two new descriptors into the integers; the null pointers mean no
+    // name, default terminal settings and window size.
+    let rc = unsafe {
+        libc::openpty(
+            &mut controller,
+            &mut terminal,
+            std::ptr::null_mut(),
+            std::ptr::null(),
+            std::ptr::null(),
+        )
+    };
+    assert_eq!(rc, 0, "openpty: {}", std::io::Error::last_os_error());
+    // SAFETY: both descriptors were just created by openpty and are owned by nobody else.
+    unsafe {
+        (
+            File::from_raw_fd(controller),
+            OwnedFd::from_raw_fd(terminal),
+        )
+    }
+}
+
+#[test]
+fn interactive_session_on_a_real_terminal() {
+    let server = ServerProcess::start(&[]);
+    let (mut controller, terminal) = open_pty();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_soc_client"))
+        .args(at(server.addr))
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::from(terminal.try_clone().unwrap()))
+        .stdout(Stdio::from(terminal.try_clone().unwrap()))
+        .stderr(Stdio::from(terminal))
+        .spawn()
+        .unwrap();
+    let (screen_tx, screen) = mpsc::channel::<Vec<u8>>();
+    let mut reader = controller.try_clone().unwrap();
+    thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        // Ends with an error (EIO) once the client has exited and the terminal side is closed.
+        while let Ok(n @ 1..) = reader.read(&mut buf) {
+            if screen_tx.send(buf[..n].to_vec()).is_err() {
+                break;
+            }
+        }
+    });
+    let mut seen = String::new();
+    let mut wait_for = |needle: &str| {
+        let deadline = Instant::now() + STEP;
+        while !seen.contains(needle) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let chunk = screen
+                .recv_timeout(left)
+                .unwrap_or_else(|_| panic!("never saw {needle:?} on the terminal: {seen:?}"));
+            seen.push_str(&String::from_utf8_lossy(&chunk));
+        }
+        std::mem::take(&mut seen)
+    };
+    let banner = wait_for("> ");
+    assert!(
+        banner.contains(&format!("connected to {}", server.addr)),
+        "{banner}"
+    );
+    controller.write_all(b"typed by hand\n").unwrap();
+    // The terminal echoes what was typed, then the client prints the server's echo.
+    let after = wait_for("> ");
+    assert_eq!(after.matches("typed by hand").count(), 2, "{after:?}");
+    controller.write_all(b"quit\n").unwrap();
+    let status = wait_with_deadline(&mut child, STEP);
+    assert!(status.success(), "{status}");
+}
