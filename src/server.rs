@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::io;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
@@ -102,6 +102,8 @@ struct Shared {
     shutting_down: AtomicBool,
     stats: Stats,
     clients: Mutex<HashMap<u64, ClientEntry>>,
+    /// Signalled, with `clients` locked, each time a client leaves.
+    client_left: Condvar,
 }
 
 impl Shared {
@@ -158,6 +160,20 @@ impl ShutdownHandle {
     pub fn stats(&self) -> StatsSnapshot {
         self.shared.snapshot()
     }
+
+    /// Waits until at most `clients` clients are being served, or `limit` has passed; returns
+    /// whether it got there. Woken by each client that leaves, not by polling.
+    pub fn wait_until_active_at_most(&self, clients: usize, limit: Duration) -> bool {
+        let registry = self.shared.clients();
+        let (_registry, waited) = self
+            .shared
+            .client_left
+            .wait_timeout_while(registry, limit, |_| {
+                self.shared.stats.active.load(Ordering::SeqCst) > clients
+            })
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        !waited.timed_out()
+    }
 }
 
 impl Server {
@@ -185,6 +201,7 @@ impl Server {
                 shutting_down: AtomicBool::new(false),
                 stats: Stats::default(),
                 clients: Mutex::new(HashMap::new()),
+                client_left: Condvar::new(),
             }),
             local_addr,
             config,
@@ -272,6 +289,7 @@ impl Server {
             id,
             peer,
             shared: Arc::clone(shared),
+            released: false,
         };
         let idle_timeout = self.config.idle_timeout;
         let spawned = thread::Builder::new()
@@ -346,8 +364,7 @@ fn serve_client(
             format!("connection failed: {err}")
         }
     };
-    // The guard has not run yet, so this client is still counted.
-    let active_after = stats.active.load(Ordering::SeqCst) - 1;
+    let active_after = guard.release();
     info!(
         "{peer} {how}: {} bytes echoed in {:.3?} ({active_after} active)",
         report.bytes,
@@ -364,25 +381,45 @@ fn configure_client_socket(stream: &TcpStream, idle_timeout: Limit) -> io::Resul
     Ok(())
 }
 
-/// Takes a client out of the active count and the registry when its thread ends, by return or
-/// by panic.
+/// Takes a client out of the active count and the registry when its thread ends: explicitly
+/// through [`ClientGuard::release`], or on drop (a panic, a failed spawn).
 struct ClientGuard {
     id: u64,
     peer: SocketAddr,
     shared: Arc<Shared>,
+    released: bool,
+}
+
+impl ClientGuard {
+    /// Takes the client out of the count and the registry; returns how many clients are left.
+    fn release(mut self) -> usize {
+        self.release_once()
+    }
+
+    fn release_once(&mut self) -> usize {
+        self.released = true;
+        let mut clients = self.shared.clients();
+        // Dropping the entry drops the registry's reference to the socket (closed once the
+        // thread's own reference is gone too) and detaches the thread's JoinHandle.
+        let entry = clients.remove(&self.id);
+        let left = self.shared.stats.active.fetch_sub(1, Ordering::SeqCst) - 1;
+        self.shared.client_left.notify_all();
+        drop(clients);
+        drop(entry);
+        left
+    }
 }
 
 impl Drop for ClientGuard {
     fn drop(&mut self) {
+        if self.released {
+            return;
+        }
         if thread::panicking() {
             self.shared.stats.failed.fetch_add(1, Ordering::Relaxed);
             error!("{}: the client's thread panicked; closing it", self.peer);
         }
-        // Dropping the entry drops the registry's reference to the socket (closing it once the
-        // thread's reference is gone too) and detaches the thread's own JoinHandle.
-        let entry = self.shared.clients().remove(&self.id);
-        self.shared.stats.active.fetch_sub(1, Ordering::SeqCst);
-        drop(entry);
+        self.release_once();
     }
 }
 

@@ -8,7 +8,7 @@ use std::net::{SocketAddr, TcpListener};
 use std::process::{Command, Stdio};
 use std::thread;
 
-use common::{at, refused_addr, run_client, wait_with_deadline, ServerProcess, STEP};
+use common::{at, refused_addr, run_client, serve_once, wait_with_deadline, ServerProcess, STEP};
 use soc::pattern::Pattern;
 
 fn args_for(addr: SocketAddr, extra: &[&str]) -> Vec<String> {
@@ -87,22 +87,15 @@ fn message_mode_prints_the_echo_and_exits_zero() {
 
 /// A server that echoes with one bit flipped in every byte: proves the client checks the echo.
 fn start_corrupting_server() -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    thread::spawn(move || {
-        for stream in listener.incoming().take(1) {
-            let mut stream = stream.unwrap();
-            stream.set_read_timeout(Some(STEP)).unwrap();
-            let mut buf = [0u8; 4096];
-            while let Ok(n @ 1..) = stream.read(&mut buf) {
-                buf[..n].iter_mut().for_each(|b| *b ^= 0x20);
-                if stream.write_all(&buf[..n]).is_err() {
-                    break;
-                }
+    serve_once(|mut stream| {
+        let mut buf = [0u8; 4096];
+        while let Ok(n @ 1..) = stream.read(&mut buf) {
+            buf[..n].iter_mut().for_each(|b| *b ^= 0x20);
+            if stream.write_all(&buf[..n]).is_err() {
+                break;
             }
         }
-    });
-    addr
+    })
 }
 
 #[test]

@@ -265,3 +265,18 @@ fn lines_of(from: impl Read + Send + 'static) -> mpsc::Receiver<String> {
     });
     rx
 }
+
+/// A one-connection server on loopback that treats its client with `behaviour` (corrupt, stall,
+/// reset...): the faults soc_client must survive.
+pub fn serve_once(behaviour: impl FnOnce(TcpStream) + Send + 'static) -> SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    thread::spawn(move || {
+        if let Ok((stream, _)) = listener.accept() {
+            stream.set_read_timeout(Some(STEP)).unwrap();
+            stream.set_write_timeout(Some(STEP)).unwrap();
+            behaviour(stream);
+        }
+    });
+    addr
+}

@@ -1,0 +1,129 @@
+//! soc_client against servers that fail it: every fault is one clear line and exit 1, never a
+//! panic, and never a wrong exit 0.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::time::Duration;
+
+use common::{at, run_client, serve_once, ClientRun};
+use soc::pattern::Pattern;
+use socket2::SockRef;
+
+fn client(addr: SocketAddr, extra: &[&str], stdin: Vec<u8>) -> ClientRun {
+    let mut args = at(addr);
+    args.extend(extra.iter().map(|s| s.to_string()));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    run_client(&args, stdin)
+}
+
+fn assert_one_line_failure(run: &ClientRun, expected: &str) {
+    assert_eq!(run.status.code(), Some(1), "stderr: {}", run.stderr);
+    assert_eq!(run.stderr.lines().count(), 1, "stderr: {}", run.stderr);
+    assert!(
+        run.stderr.starts_with("soc_client: error: "),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains(expected),
+        "wanted {expected:?} in: {}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+}
+
+/// Echoes `limit` bytes, then hands the connection to `then`.
+fn echo_some_then(limit: usize, then: fn(TcpStream)) -> SocketAddr {
+    serve_once(move |mut stream| {
+        let mut buf = vec![0u8; limit];
+        if stream.read_exact(&mut buf).is_ok() && stream.write_all(&buf).is_ok() {
+            then(stream);
+        }
+    })
+}
+
+#[test]
+fn reset_by_the_server_mid_stream() {
+    let addr = echo_some_then(64 * 1024, |stream| {
+        SockRef::from(&stream)
+            .set_linger(Some(Duration::ZERO))
+            .unwrap();
+    });
+    let run = client(addr, &[], Pattern::new(1).take(8 << 20));
+    assert_one_line_failure(&run, &addr.to_string());
+    assert!(run.stdout.len() < 8 << 20);
+}
+
+#[test]
+fn server_closing_before_the_input_ends() {
+    let addr = echo_some_then(1000, |stream| {
+        let _ = stream.shutdown(Shutdown::Write);
+        // Keep reading, so that the close is a clean FIN and not a reset.
+        let _ = std::io::copy(&mut &stream, &mut std::io::sink());
+    });
+    let run = client(addr, &[], Pattern::new(2).take(4 << 20));
+    assert_one_line_failure(&run, "closed the connection");
+    assert_eq!(
+        run.stdout.len(),
+        1000,
+        "what did come back is still written out"
+    );
+}
+
+#[test]
+fn server_echoing_too_little_after_half_close() {
+    let addr = echo_some_then(10, |stream| {
+        let _ = std::io::copy(&mut &stream, &mut std::io::sink());
+    });
+    let run = client(addr, &[], b"twenty bytes of data".to_vec());
+    assert_one_line_failure(&run, "10 of 20 bytes sent came back");
+}
+
+#[test]
+fn stalled_echo_times_out_in_piped_and_message_modes() {
+    // Reads everything, answers nothing, and keeps the connection open well past the timeout.
+    let swallow = |stream: TcpStream| {
+        let _ = std::io::copy(&mut &stream, &mut std::io::sink());
+        std::thread::sleep(Duration::from_secs(5));
+    };
+    let run = client(
+        serve_once(swallow),
+        &["--timeout", "1"],
+        b"hello?\n".to_vec(),
+    );
+    assert_one_line_failure(&run, "no echo from");
+    assert!(run.stderr.contains("1 s (--timeout)"), "{}", run.stderr);
+
+    let run = client(
+        serve_once(swallow),
+        &["--timeout", "0.5", "-m", "hello?"],
+        Vec::new(),
+    );
+    assert_one_line_failure(
+        &run,
+        "no echo for 0.5 s (--timeout); 0 of 7 bytes came back",
+    );
+}
+
+#[test]
+fn server_that_closes_at_once_fails_a_message() {
+    let addr = serve_once(drop);
+    let run = client(addr, &["-m", "hello"], Vec::new());
+    assert_eq!(run.status.code(), Some(1), "stderr: {}", run.stderr);
+    assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+    assert_eq!(run.stderr.lines().count(), 1, "stderr: {}", run.stderr);
+}
+
+#[test]
+fn write_side_fault_reports_instead_of_hanging() {
+    // A server that never reads and never writes: once the buffers fill, our sends block and
+    // the echo never comes; --timeout must end it rather than the sending thread hanging.
+    let addr = serve_once(|stream| {
+        std::thread::sleep(Duration::from_secs(5));
+        drop(stream);
+    });
+    let run = client(addr, &["--timeout", "1"], Pattern::new(3).take(16 << 20));
+    assert_one_line_failure(&run, "no echo from");
+}
