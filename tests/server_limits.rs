@@ -7,7 +7,7 @@ use std::net::TcpStream;
 use std::os::unix::process::CommandExt;
 use std::time::{Duration, Instant};
 
-use common::{connect, ServerProcess, STEP};
+use common::{connect, ServerProcess};
 
 /// One line out and back; panics if the echo does not come.
 fn round_trip(stream: &TcpStream, line: &[u8]) {
