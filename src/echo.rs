@@ -13,39 +13,61 @@ use socket2::SockRef;
 use crate::dump::{trace_chunk, Direction};
 use crate::net::is_timeout;
 
-/// Size of the one buffer each client gets.
+/// The most a client's buffer grows to.
 ///
 /// 64 KiB lets a bulk stream move in few system calls (a larger buffer measured no faster on
-/// loopback), and it costs an idle client almost nothing: the buffer is never zero-filled, so only
-/// the pages that data has actually passed through become resident.
+/// loopback).
 pub const ECHO_BUFFER_SIZE: usize = 64 * 1024;
 
-/// The fixed buffer a client's echo loop reads into; memory per client is this, whatever the
-/// client sends.
+/// What a client's buffer starts at: enough for any typed line or small message.
+///
+/// Thousands of idle or chatty clients each cost a fraction of a page this way, where a 64 KiB
+/// buffer from the start would cost at least the page its data lands on. A client whose read
+/// fills the buffer is streaming, and its buffer grows once, to [`ECHO_BUFFER_SIZE`].
+pub const INITIAL_ECHO_BUFFER_SIZE: usize = 1024;
+
+/// The buffer a client's echo loop reads into: memory per client is at most
+/// [`ECHO_BUFFER_SIZE`], whatever the client sends.
 pub struct EchoBuffer {
     bytes: Box<[MaybeUninit<u8>]>,
+    max: usize,
 }
 
 impl EchoBuffer {
-    /// A buffer of [`ECHO_BUFFER_SIZE`] bytes, left uninitialised (see there why).
+    /// A buffer of [`INITIAL_ECHO_BUFFER_SIZE`] bytes that may grow to [`ECHO_BUFFER_SIZE`].
     pub fn new() -> Self {
-        Self::with_size(ECHO_BUFFER_SIZE)
+        Self::with_sizes(INITIAL_ECHO_BUFFER_SIZE, ECHO_BUFFER_SIZE)
     }
 
-    /// A buffer of `size` bytes.
-    pub fn with_size(size: usize) -> Self {
+    /// A buffer of `initial` bytes that may grow to `max`.
+    pub fn with_sizes(initial: usize, max: usize) -> Self {
+        let max = max.max(1);
         Self {
-            bytes: Box::new_uninit_slice(size.max(1)),
+            // Uninitialised: zero-filling would make every page resident up front.
+            bytes: Box::new_uninit_slice(initial.clamp(1, max)),
+            max,
         }
+    }
+
+    /// The buffer's size now.
+    pub fn capacity(&self) -> usize {
+        self.bytes.len()
     }
 
     /// Reads once from `stream` into the buffer and returns the bytes that arrived (empty at end
     /// of stream).
     fn recv_from(&mut self, stream: &TcpStream) -> io::Result<&[u8]> {
         let received = SockRef::from(stream).recv(&mut self.bytes)?;
-        // SAFETY: recv(2) has written `received` bytes at the start of the buffer, so that prefix
-        // is initialised; `received <= self.bytes.len()` because recv never writes past the slice
-        // it is given.
+        if received == self.bytes.len() && received < self.max {
+            // A full read means more is waiting: the client streams, give it the large buffer.
+            // The bytes already read move to the new buffer's start.
+            let mut larger = Box::new_uninit_slice(self.max);
+            larger[..received].copy_from_slice(&self.bytes[..received]);
+            self.bytes = larger;
+        }
+        // SAFETY: recv(2) has written `received` bytes at the start of the buffer (and a growth
+        // above copied exactly those), so that prefix is initialised; `received` is at most the
+        // length of the slice recv was given, which is at most the current length.
         Ok(unsafe { std::slice::from_raw_parts(self.bytes.as_ptr().cast::<u8>(), received) })
     }
 }

@@ -18,7 +18,7 @@ use log::{debug, error, info, warn};
 use socket2::SockRef;
 
 use crate::cli::Limit;
-use crate::echo::{echo_until_eof, EchoBuffer, EchoEnd, ECHO_BUFFER_SIZE};
+use crate::echo::{echo_until_eof, EchoBuffer, EchoEnd};
 
 /// Stack size of a client thread.
 ///
@@ -344,7 +344,7 @@ fn serve_client(
         guard.shared.stats.failed.fetch_add(1, Ordering::Relaxed);
         return;
     }
-    let mut buffer = EchoBuffer::with_size(ECHO_BUFFER_SIZE);
+    let mut buffer = EchoBuffer::new();
     let report = echo_until_eof(stream, peer, &mut buffer);
     let stats = &guard.shared.stats;
     stats
