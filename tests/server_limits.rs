@@ -33,8 +33,9 @@ fn max_clients_turns_away_the_extra_client_and_serves_again_when_one_leaves() {
     let served: Vec<TcpStream> = (0..3).map(|_| connect(server.addr)).collect();
     for (i, stream) in served.iter().enumerate() {
         round_trip(stream, format!("client {i}\n").as_bytes());
-        server.expect_log(&format!("connected ({} active)", i + 1));
     }
+    // Client threads log in any order; the third spawn is the one that counts three.
+    server.expect_log("connected (3 active)");
     let fourth = connect(server.addr);
     assert!(
         sees_end_of_stream(&fourth),
