@@ -491,8 +491,74 @@ impl RateLimited {
             0 => String::new(),
             n => format!(" ({n} more like this since the last warning)"),
         };
-        warn!("{}", make(&again));
+        let message = make(&again);
+        warn!("{message}");
         self.last = Some(now);
         self.suppressed = 0;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shared_with_one_client(id: u64) -> (Arc<Shared>, ClientGuard) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let stream = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let peer = stream.local_addr().unwrap();
+        let server = Server::from_listener(listener, ServerConfig::default()).unwrap();
+        let shared = Arc::clone(&server.shared);
+        shared.stats.active.fetch_add(1, Ordering::SeqCst);
+        shared.clients().insert(
+            id,
+            ClientEntry {
+                stream: Arc::new(stream),
+                thread: None,
+            },
+        );
+        let guard = ClientGuard {
+            id,
+            peer,
+            shared: Arc::clone(&shared),
+            released: false,
+        };
+        (shared, guard)
+    }
+
+    #[test]
+    fn a_panicking_client_thread_is_uncounted_and_marked_failed() {
+        let (shared, guard) = shared_with_one_client(1);
+        let thread = thread::spawn(move || {
+            let _guard = guard;
+            panic!("a bug in a client thread");
+        });
+        assert!(thread.join().is_err());
+        let stats = shared.snapshot();
+        assert_eq!(stats.active, 0);
+        assert_eq!(stats.failed, 1);
+        assert!(shared.clients().is_empty());
+    }
+
+    #[test]
+    fn a_guard_dropped_unused_as_on_a_failed_spawn_undoes_the_count() {
+        let (shared, guard) = shared_with_one_client(2);
+        drop(guard);
+        assert_eq!(shared.snapshot().active, 0);
+        assert_eq!(shared.snapshot().failed, 0);
+        assert!(shared.clients().is_empty());
+    }
+
+    #[test]
+    fn repeated_warnings_are_rate_limited() {
+        let mut limited = RateLimited::new(Duration::from_secs(3600));
+        let mut logged = Vec::new();
+        for _ in 0..5 {
+            limited.warn(|again| {
+                logged.push(again.to_string());
+                String::new()
+            });
+        }
+        assert_eq!(logged, vec![String::new()], "only the first of five is logged");
+        assert_eq!(limited.suppressed, 4);
     }
 }
