@@ -9,11 +9,11 @@ use clap::Args;
 #[derive(Debug, Clone, Args)]
 pub struct Endpoint {
     /// IPv4 or IPv6 address, or host name
-    #[arg(long, env = "SOC_HOST", default_value = "127.0.0.1")]
+    #[arg(long, env = "SOC_HOST", default_value = "127.0.0.1", global = true)]
     pub host: String,
 
     /// TCP port (for the server, 0 lets the operating system choose one)
-    #[arg(short, long, env = "SOC_PORT", default_value_t = 8888)]
+    #[arg(short, long, env = "SOC_PORT", default_value_t = 8888, global = true)]
     pub port: u16,
 }
 
@@ -64,6 +64,28 @@ pub fn parse_limit(text: &str) -> Result<Limit, String> {
     parse_secs(text).map(Limit::from_duration)
 }
 
+/// Parses a byte count with an optional binary suffix: `1000`, `64K`, `256MiB`, `1G`.
+pub fn parse_bytes(text: &str) -> Result<u64, String> {
+    let trimmed = text.trim();
+    let digits_end = trimmed
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(trimmed.len());
+    let (digits, suffix) = trimmed.split_at(digits_end);
+    let number: u64 = digits
+        .parse()
+        .map_err(|_| format!("'{text}' is not a byte count (e.g. 1000, 64K, 256M, 1G)"))?;
+    let shift = match suffix.trim().to_ascii_uppercase().as_str() {
+        "" | "B" => 0,
+        "K" | "KB" | "KIB" => 10,
+        "M" | "MB" | "MIB" => 20,
+        "G" | "GB" | "GIB" => 30,
+        _ => return Err(format!("'{text}': unknown unit '{suffix}' (use K, M or G)")),
+    };
+    number
+        .checked_mul(1 << shift)
+        .ok_or_else(|| format!("'{text}' is too large"))
+}
+
 /// A time limit that may be switched off (`0` on the command line).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Limit {
@@ -104,4 +126,30 @@ impl std::fmt::Display for Limit {
 /// Formats a duration as seconds the way a user typed them: `5 s`, `0.25 s`.
 pub fn format_secs(duration: Duration) -> String {
     format!("{} s", duration.as_secs_f64())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn byte_counts_take_binary_suffixes() {
+        assert_eq!(parse_bytes("1000"), Ok(1000));
+        assert_eq!(parse_bytes("64K"), Ok(64 << 10));
+        assert_eq!(parse_bytes("256MiB"), Ok(256 << 20));
+        assert_eq!(parse_bytes("1g"), Ok(1 << 30));
+        assert!(parse_bytes("12X").is_err());
+        assert!(parse_bytes("M").is_err());
+    }
+
+    #[test]
+    fn zero_seconds_means_no_limit() {
+        assert_eq!(parse_limit("0"), Ok(Limit::Never));
+        assert_eq!(
+            parse_limit("1.5"),
+            Ok(Limit::After(Duration::from_millis(1500)))
+        );
+        assert!(parse_limit("-1").is_err());
+        assert!(parse_limit("soon").is_err());
+    }
 }

@@ -32,13 +32,13 @@
 //! on I/O.
 #![warn(missing_docs)]
 
-// pub mod bench;
+pub mod bench;
 pub mod cli;
 pub mod client;
 pub mod dump;
 pub mod echo;
 pub mod net;
 pub mod pattern;
-// pub mod ping;
+pub mod ping;
 pub mod server;
 pub mod signals;

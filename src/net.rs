@@ -76,8 +76,14 @@ fn describe_listen_error(addr: SocketAddr, err: io::Error) -> anyhow::Error {
 /// The connection has `TCP_NODELAY` set: an echo client waits for each reply, and Nagle's
 /// algorithm would hold back a small write until the previous one is acknowledged.
 pub fn connect(host: &str, port: u16, timeout: Option<Duration>) -> anyhow::Result<TcpStream> {
+    connect_to(&resolve(host, port)?, timeout)
+}
+
+/// Connects to the first of `addrs` that accepts (see [`connect`]); for callers that connect
+/// again and again and resolve once.
+pub fn connect_to(addrs: &[SocketAddr], timeout: Option<Duration>) -> anyhow::Result<TcpStream> {
     let mut last_error = None;
-    for addr in resolve(host, port)? {
+    for &addr in addrs {
         let attempt = match timeout {
             Some(limit) => TcpStream::connect_timeout(&addr, limit),
             None => TcpStream::connect(addr),
@@ -92,8 +98,10 @@ pub fn connect(host: &str, port: u16, timeout: Option<Duration>) -> anyhow::Resu
             Err(err) => last_error = Some((addr, err)),
         }
     }
-    let (addr, err) = last_error.expect("resolve returns at least one address");
-    Err(describe_connect_error(addr, err, timeout))
+    match last_error {
+        Some((addr, err)) => Err(describe_connect_error(addr, err, timeout)),
+        None => bail!("no address to connect to"),
+    }
 }
 
 fn describe_connect_error(

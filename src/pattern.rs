@@ -22,17 +22,32 @@ impl Pattern {
 
     /// Fills `buf` with the next bytes of the stream.
     pub fn fill(&mut self, buf: &mut [u8]) {
-        for byte in buf {
-            if self.used == 8 {
-                self.state ^= self.state >> 12;
-                self.state ^= self.state << 25;
-                self.state ^= self.state >> 27;
-                self.word = self.state.wrapping_mul(0x2545_F491_4F6C_DD1D).to_le_bytes();
-                self.used = 0;
-            }
-            *byte = self.word[self.used];
+        // Finish the current word byte by byte, then whole words: a few GB/s, so that a load
+        // generator checking a stream is not slowed down by making its expectations.
+        let mut rest = buf;
+        while self.used < 8 && !rest.is_empty() {
+            rest[0] = self.word[self.used];
             self.used += 1;
+            rest = &mut rest[1..];
         }
+        let mut words = rest.chunks_exact_mut(8);
+        for word in &mut words {
+            word.copy_from_slice(&self.next_word());
+        }
+        let tail = words.into_remainder();
+        if !tail.is_empty() {
+            self.word = self.next_word();
+            let len = tail.len();
+            tail.copy_from_slice(&self.word[..len]);
+            self.used = len;
+        }
+    }
+
+    fn next_word(&mut self) -> [u8; 8] {
+        self.state ^= self.state >> 12;
+        self.state ^= self.state << 25;
+        self.state ^= self.state >> 27;
+        self.state.wrapping_mul(0x2545_F491_4F6C_DD1D).to_le_bytes()
     }
 
     /// The next `len` bytes of the stream.

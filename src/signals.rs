@@ -38,3 +38,54 @@ pub fn name(signal: i32) -> &'static str {
         _ => "signal",
     }
 }
+
+/// A request to stop that long-running loops (ping, bench) check between steps, and that wakes
+/// their waits at once: Ctrl-C ends a run with its summary instead of killing it.
+#[derive(Debug, Clone, Default)]
+pub struct StopFlag {
+    inner: std::sync::Arc<StopInner>,
+}
+
+#[derive(Debug, Default)]
+struct StopInner {
+    requested: std::sync::atomic::AtomicBool,
+    lock: std::sync::Mutex<()>,
+    wake: std::sync::Condvar,
+}
+
+impl StopFlag {
+    /// A flag nobody has raised yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Raises the flag and wakes every [`StopFlag::sleep`].
+    pub fn request(&self) {
+        let _guard = self.inner.lock.lock();
+        self.inner
+            .requested
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        self.inner.wake.notify_all();
+    }
+
+    /// Whether a stop was requested (one atomic load: cheap enough for hot loops).
+    pub fn is_requested(&self) -> bool {
+        self.inner
+            .requested
+            .load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Sleeps for `duration` or until a stop is requested; returns whether one was.
+    pub fn sleep(&self, duration: std::time::Duration) -> bool {
+        let guard = self
+            .inner
+            .lock
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let _ = self
+            .inner
+            .wake
+            .wait_timeout_while(guard, duration, |_| !self.is_requested());
+        self.is_requested()
+    }
+}

@@ -1,15 +1,19 @@
-//! soc_client: the echo client. Interactive on a terminal, a byte-exact pipe otherwise, or a
-//! one-line check with `-m`.
+//! soc_client: the echo client. Interactive on a terminal, a byte-exact pipe otherwise, a
+//! one-line check with `-m`, and two measuring tools: `ping` and `bench`.
 //!
-//! This file only parses arguments, sets up logging and calls the library.
+//! This file only parses arguments, sets up logging and signals, and calls the library.
 
-use std::io::{self, IsTerminal};
+use std::io::{self, IsTerminal, Write};
 use std::process::ExitCode;
+use std::time::Duration;
 
-use anyhow::Context;
-use clap::Parser;
-use soc::cli::{parse_limit, Endpoint, Limit, Verbosity};
+use anyhow::{bail, Context};
+use clap::{Args as ClapArgs, Parser, Subcommand};
+use soc::bench::{BenchReport, PingPongOptions};
+use soc::cli::{parse_bytes, parse_limit, parse_secs, Endpoint, Limit, Verbosity};
 use soc::client;
+use soc::ping::PingOptions;
+use soc::signals::StopFlag;
 
 /// TCP echo client: sends lines or bytes to an echo server and prints what comes back.
 ///
@@ -17,7 +21,7 @@ use soc::client;
 /// input from a pipe or file it streams it through the server to standard output, byte for byte,
 /// and exits 0 only if exactly the bytes sent came back.
 ///
-/// Exit codes: 0 success, 1 failure (connection, timeout, echo differs), 2 usage error.
+/// Exit codes: 0 success, 1 failure (connection, timeout, echo differs or lost), 2 usage error.
 #[derive(Debug, Parser)]
 #[command(name = "soc_client", version)]
 struct Args {
@@ -25,11 +29,11 @@ struct Args {
     endpoint: Endpoint,
 
     /// Give up connecting after this long (0: the system's own limit)
-    #[arg(long, value_name = "SECS", default_value = "5", value_parser = parse_limit)]
+    #[arg(long, value_name = "SECS", default_value = "5", value_parser = parse_limit, global = true)]
     connect_timeout: Limit,
 
     /// Give up when an echo makes no progress for this long (0: wait forever)
-    #[arg(long, value_name = "SECS", default_value = "10", value_parser = parse_limit)]
+    #[arg(long, value_name = "SECS", default_value = "10", value_parser = parse_limit, global = true)]
     timeout: Limit,
 
     /// Send TEXT as one line, print the echo, exit 0 if it came back unchanged
@@ -38,13 +42,83 @@ struct Args {
 
     #[command(flatten)]
     verbosity: Verbosity,
+
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Measure round-trip time over one connection, like ping(8); Ctrl-C prints the summary
+    Ping(PingArgs),
+    /// Load the server with closed-loop round trips (or one verified stream) and report
+    Bench(BenchArgs),
+}
+
+#[derive(Debug, ClapArgs)]
+struct PingArgs {
+    /// Stop after COUNT probes (default: until Ctrl-C)
+    #[arg(short, long, value_name = "COUNT", value_parser = clap::value_parser!(u64).range(1..))]
+    count: Option<u64>,
+
+    /// Seconds from one probe to the next
+    #[arg(short, long, value_name = "SECS", default_value = "1", value_parser = parse_secs)]
+    interval: Duration,
+
+    /// Payload bytes per probe
+    #[arg(short, long, value_name = "SIZE", default_value_t = 56,
+          value_parser = clap::value_parser!(u32).range(1..=16 * 1024 * 1024))]
+    size: u32,
+}
+
+#[derive(Debug, ClapArgs)]
+struct BenchArgs {
+    /// Connections, each with one message in flight
+    #[arg(short, long, value_name = "CONNECTIONS", default_value_t = 50,
+          value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    connections: u32,
+
+    /// Bytes per message
+    #[arg(short, long, value_name = "SIZE", default_value_t = 64,
+          value_parser = clap::value_parser!(u32).range(1..=16 * 1024 * 1024))]
+    size: u32,
+
+    /// Seconds to measure
+    #[arg(short, long, value_name = "SECONDS", default_value = "10", value_parser = parse_secs)]
+    duration: Duration,
+
+    /// Seconds to run before measuring
+    #[arg(long, value_name = "SECONDS", default_value = "1", value_parser = parse_secs)]
+    warmup: Duration,
+
+    /// Instead of ping-pong: stream BYTES (e.g. 256M) on one connection, verify, report MB/s
+    #[arg(long, value_name = "BYTES", value_parser = parse_bytes)]
+    stream: Option<u64>,
+
+    /// Event-loop threads driving the connections (1 leaves the other cores to a local server)
+    #[arg(short, long, value_name = "N", default_value_t = 1,
+          value_parser = clap::value_parser!(u32).range(1..=256))]
+    threads: u32,
+
+    /// Print the report as one JSON object on standard output
+    #[arg(long)]
+    json: bool,
 }
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    if args.message.is_some() && args.command.is_some() {
+        use clap::CommandFactory;
+        Args::command()
+            .error(
+                clap::error::ErrorKind::ArgumentConflict,
+                "-m/--message cannot be used with a subcommand",
+            )
+            .exit();
+    }
     args.verbosity.init_logging();
     match run(args) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(err) => {
             eprintln!("soc_client: error: {err:#}");
             ExitCode::FAILURE
@@ -52,7 +126,12 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(args: Args) -> anyhow::Result<()> {
+fn run(args: Args) -> anyhow::Result<ExitCode> {
+    match &args.command {
+        Some(Command::Ping(ping)) => return run_ping(&args, ping),
+        Some(Command::Bench(bench)) => return run_bench(&args, bench),
+        None => {}
+    }
     let stream = client::connect(
         &args.endpoint.host,
         args.endpoint.port,
@@ -61,7 +140,8 @@ fn run(args: Args) -> anyhow::Result<()> {
     client::set_timeouts(&stream, args.timeout).context("could not set the socket timeouts")?;
     let stdout = io::stdout();
     if let Some(text) = &args.message {
-        return client::message(&stream, text, &mut stdout.lock(), args.timeout);
+        client::message(&stream, text, &mut stdout.lock(), args.timeout)?;
+        return Ok(ExitCode::SUCCESS);
     }
     let stdin = io::stdin();
     if stdin.is_terminal() {
@@ -71,8 +151,102 @@ fn run(args: Args) -> anyhow::Result<()> {
             &mut stdout.lock(),
             &mut io::stderr(),
             args.timeout,
-        )
+        )?;
     } else {
-        client::pipe(stream, stdin, &mut stdout.lock(), args.timeout).map(|_| ())
+        client::pipe(stream, stdin, &mut stdout.lock(), args.timeout)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A stop flag raised by the first Ctrl-C or SIGTERM, so that a run ends with its report.
+fn stop_on_signals() -> anyhow::Result<StopFlag> {
+    let stop = StopFlag::new();
+    let flag = stop.clone();
+    soc::signals::on_termination(move |_| flag.request())
+        .context("could not install the signal handlers")?;
+    Ok(stop)
+}
+
+fn run_ping(args: &Args, ping: &PingArgs) -> anyhow::Result<ExitCode> {
+    let stop = stop_on_signals()?;
+    let options = PingOptions {
+        count: ping.count,
+        interval: ping.interval,
+        size: ping.size as usize,
+        timeout: args.timeout,
+    };
+    let mut stdout = io::stdout().lock();
+    let summary = soc::ping::run(
+        &args.endpoint.host,
+        args.endpoint.port,
+        args.connect_timeout,
+        &options,
+        &stop,
+        &mut stdout,
+    )?;
+    let _ = writeln!(stdout, "\n{summary}");
+    Ok(if summary.all_intact() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+fn run_bench(args: &Args, bench: &BenchArgs) -> anyhow::Result<ExitCode> {
+    let addrs = soc::net::resolve(&args.endpoint.host, args.endpoint.port)?;
+    // One connection up front, so that a server that is not there is one clear error.
+    drop(soc::net::connect_to(
+        &addrs,
+        args.connect_timeout.as_option(),
+    )?);
+    let stop = stop_on_signals()?;
+    let report = match bench.stream {
+        Some(bytes) => BenchReport::Stream(soc::bench::stream(
+            &addrs,
+            bytes,
+            args.timeout,
+            args.connect_timeout,
+        )?),
+        None => {
+            let options = PingPongOptions {
+                connections: bench.connections as usize,
+                size: bench.size as usize,
+                duration: bench.duration,
+                warmup: bench.warmup,
+                timeout: args.timeout,
+                connect_timeout: args.connect_timeout,
+            };
+            BenchReport::PingPong(soc::bench::ping_pong(
+                &addrs,
+                &options,
+                bench.threads as usize,
+                &stop,
+            )?)
+        }
+    };
+    let mut stdout = io::stdout().lock();
+    if bench.json {
+        let json = serde_json::to_string(&report).context("could not encode the report")?;
+        writeln!(stdout, "{json}").context("could not write the report")?;
+    } else {
+        writeln!(stdout, "{report}").context("could not write the report")?;
+    }
+    if !report.passed() {
+        bail!("the run failed: {}", failure_reason(&report));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn failure_reason(report: &BenchReport) -> String {
+    match report {
+        BenchReport::PingPong(r) if r.errors.corrupted > 0 => {
+            format!("{} echoes came back corrupted", r.errors.corrupted)
+        }
+        BenchReport::PingPong(r) if r.connected == 0 => "no connection could be made".into(),
+        BenchReport::PingPong(_) => "no round trip completed".into(),
+        BenchReport::Stream(r) => format!(
+            "{} of {} bytes came back, {} corrupted",
+            r.bytes_echoed, r.bytes_sent, r.corrupted_bytes
+        ),
     }
 }

@@ -1,0 +1,414 @@
+//! The ping-pong workload: closed-loop round trips on many connections, driven by event loops.
+
+use std::io::{self, IsTerminal, Read, Write};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, Context};
+use hdrhistogram::Histogram;
+use mio::{Events, Interest, Poll, Token};
+
+use super::{ErrorCounts, LatencyMs, PingPongOptions, PingPongReport};
+use crate::pattern::Pattern;
+use crate::signals::StopFlag;
+
+/// How often the event loops look for stalled connections and due reconnects, and how long they
+/// wait between reconnect attempts.
+const MAINTENANCE_INTERVAL: Duration = Duration::from_millis(100);
+
+/// Round-trip latencies are kept in nanoseconds with 3 significant digits, up to a minute.
+fn new_histogram() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, 60_000_000_000, 3).expect("valid histogram bounds")
+}
+
+/// The measuring window, shared by all event loops.
+#[derive(Clone, Copy)]
+struct Window {
+    measure_from: Instant,
+    end: Instant,
+}
+
+/// Live counters the progress line reads while the loops run.
+#[derive(Default)]
+struct Progress {
+    round_trips: AtomicU64,
+    errors: AtomicU64,
+}
+
+/// Runs closed-loop ping-pong against `addrs` with `options`, on `threads` event-loop threads,
+/// until the window ends or `stop` is raised. A progress line goes to standard error while it
+/// runs, if that is a terminal.
+pub fn ping_pong(
+    addrs: &[SocketAddr],
+    options: &PingPongOptions,
+    threads: usize,
+    stop: &StopFlag,
+) -> anyhow::Result<PingPongReport> {
+    let server = addrs.first().context("no address to connect to")?;
+    let threads = threads.clamp(1, options.connections.max(1));
+    let started = Instant::now();
+    let window = Window {
+        measure_from: started + options.warmup,
+        end: started + options.warmup + options.duration,
+    };
+    let progress = Arc::new(Progress::default());
+    let workers: Vec<_> = (0..threads)
+        .map(|worker| {
+            let ids: Vec<usize> = (worker..options.connections).step_by(threads).collect();
+            let loop_state = EventLoop::new(addrs.to_vec(), options.clone(), window, stop.clone());
+            let progress = Arc::clone(&progress);
+            thread::Builder::new()
+                .name(format!("bench {worker}"))
+                .spawn(move || loop_state?.run(&ids, &progress))
+                .context("could not start a load thread")
+        })
+        .collect::<anyhow::Result<_>>()?;
+
+    show_progress(&progress, started, window, stop);
+
+    let mut histogram = new_histogram();
+    let mut errors = ErrorCounts::default();
+    let mut round_trips = 0;
+    let mut connected = 0;
+    for worker in workers {
+        let outcome = worker
+            .join()
+            .map_err(|_| anyhow!("a load thread panicked"))??;
+        histogram
+            .add(&outcome.histogram)
+            .context("merging latency histograms")?;
+        errors.add(&outcome.errors);
+        round_trips += outcome.round_trips;
+        connected += outcome.connected;
+    }
+    let measured_until = Instant::now().min(window.end);
+    let seconds = measured_until
+        .saturating_duration_since(window.measure_from)
+        .as_secs_f64();
+    let per_sec = |count: f64| if seconds > 0.0 { count / seconds } else { 0.0 };
+    let ms = |nanos: u64| nanos as f64 / 1e6;
+    Ok(PingPongReport {
+        server: server.to_string(),
+        connections: options.connections,
+        connected,
+        message_bytes: options.size,
+        seconds,
+        round_trips,
+        round_trips_per_sec: per_sec(round_trips as f64),
+        mb_per_sec_each_way: per_sec(round_trips as f64 * options.size as f64) / 1e6,
+        latency_ms: LatencyMs {
+            p50: ms(histogram.value_at_quantile(0.50)),
+            p90: ms(histogram.value_at_quantile(0.90)),
+            p99: ms(histogram.value_at_quantile(0.99)),
+            p999: ms(histogram.value_at_quantile(0.999)),
+            max: ms(histogram.max()),
+            mean: histogram.mean() / 1e6,
+        },
+        errors,
+    })
+}
+
+/// Prints a live line on standard error (when it is a terminal) until the window ends or a stop
+/// is requested.
+fn show_progress(progress: &Progress, started: Instant, window: Window, stop: &StopFlag) {
+    let terminal = io::stderr().is_terminal();
+    let tick = Duration::from_secs(1);
+    let mut last = (Instant::now(), 0u64);
+    loop {
+        let left = window.end.saturating_duration_since(Instant::now());
+        if left.is_zero() || stop.sleep(left.min(tick)) {
+            break;
+        }
+        if terminal {
+            let now = Instant::now();
+            let done = progress.round_trips.load(Ordering::Relaxed);
+            let rate = (done - last.1) as f64 / now.duration_since(last.0).as_secs_f64();
+            last = (now, done);
+            let phase = if now < window.measure_from { " (warm-up)" } else { "" };
+            eprint!(
+                "\r\x1b[K{:5.1} s  {rate:9.0} round trips/s  {} errors{phase}",
+                started.elapsed().as_secs_f64(),
+                progress.errors.load(Ordering::Relaxed)
+            );
+        }
+    }
+    if terminal {
+        eprint!("\r\x1b[K");
+    }
+}
+
+/// What one event loop measured.
+struct LoopOutcome {
+    histogram: Histogram<u64>,
+    errors: ErrorCounts,
+    round_trips: u64,
+    connected: usize,
+}
+
+/// One connection's state: the message in flight and how much of it has gone out and come back.
+struct Connection {
+    stream: Option<mio::net::TcpStream>,
+    message: Vec<u8>,
+    echo: Vec<u8>,
+    written: usize,
+    read: usize,
+    seq: u64,
+    sent_at: Instant,
+    last_progress: Instant,
+    retry_at: Option<Instant>,
+}
+
+/// Why a connection had to be dropped.
+enum Broken {
+    Reset,
+    Corrupted,
+}
+
+/// An event loop that drives a share of the connections.
+struct EventLoop {
+    poll: Poll,
+    addrs: Vec<SocketAddr>,
+    options: PingPongOptions,
+    window: Window,
+    stop: StopFlag,
+    connections: Vec<Connection>,
+    histogram: Histogram<u64>,
+    errors: ErrorCounts,
+    round_trips: u64,
+}
+
+impl EventLoop {
+    fn new(
+        addrs: Vec<SocketAddr>,
+        options: PingPongOptions,
+        window: Window,
+        stop: StopFlag,
+    ) -> anyhow::Result<Self> {
+        Ok(Self {
+            poll: Poll::new().context("could not create an event loop")?,
+            addrs,
+            options,
+            window,
+            stop,
+            connections: Vec::new(),
+            histogram: new_histogram(),
+            errors: ErrorCounts::default(),
+            round_trips: 0,
+        })
+    }
+
+    fn run(mut self, ids: &[usize], progress: &Progress) -> anyhow::Result<LoopOutcome> {
+        let now = Instant::now();
+        for &id in ids {
+            // Each connection's message differs, so that an echo sent to the wrong connection
+            // can never pass the check.
+            let message = Pattern::new(id as u64).take(self.options.size);
+            self.connections.push(Connection {
+                stream: None,
+                echo: vec![0; message.len()],
+                message,
+                written: 0,
+                read: 0,
+                seq: 0,
+                sent_at: now,
+                last_progress: now,
+                retry_at: None,
+            });
+        }
+        let mut connected = 0;
+        for index in 0..self.connections.len() {
+            if self.connect(index) {
+                connected += 1;
+            }
+        }
+        let mut events = Events::with_capacity(1024);
+        let mut next_maintenance = Instant::now() + MAINTENANCE_INTERVAL;
+        let mut errors_reported = 0;
+        loop {
+            let now = Instant::now();
+            if now >= self.window.end || self.stop.is_requested() {
+                break;
+            }
+            let wait = (self.window.end - now).min(MAINTENANCE_INTERVAL);
+            match self.poll.poll(&mut events, Some(wait)) {
+                Ok(()) => {}
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
+                Err(err) => return Err(anyhow::Error::new(err).context("event loop failed")),
+            }
+            for event in events.iter() {
+                let index = event.token().0;
+                let before = self.round_trips_all(index);
+                if let Err(broken) = self.drive(index) {
+                    self.drop_connection(index, broken);
+                }
+                let done = self.round_trips_all(index) - before;
+                progress.round_trips.fetch_add(done, Ordering::Relaxed);
+            }
+            if Instant::now() >= next_maintenance {
+                self.maintain();
+                next_maintenance = Instant::now() + MAINTENANCE_INTERVAL;
+                let total = self.errors.total();
+                progress
+                    .errors
+                    .fetch_add(total - errors_reported, Ordering::Relaxed);
+                errors_reported = total;
+            }
+        }
+        Ok(LoopOutcome {
+            histogram: self.histogram,
+            errors: self.errors,
+            round_trips: self.round_trips,
+            connected,
+        })
+    }
+
+    /// Round trips completed on a connection so far (measured or not), for the progress line.
+    fn round_trips_all(&self, index: usize) -> u64 {
+        self.connections[index].seq
+    }
+
+    /// Connects connection `index` and starts its first message; false if the connect failed.
+    fn connect(&mut self, index: usize) -> bool {
+        let attempt = crate::net::connect_to(&self.addrs, self.options.connect_timeout.as_option())
+            .and_then(|stream| {
+                stream
+                    .set_nonblocking(true)
+                    .context("could not make the socket non-blocking")?;
+                Ok(stream)
+            });
+        let mut stream = match attempt {
+            Ok(stream) => mio::net::TcpStream::from_std(stream),
+            Err(err) => {
+                log::debug!("bench: {err:#}");
+                self.errors.connect_failures += 1;
+                self.connections[index].retry_at = Some(Instant::now() + MAINTENANCE_INTERVAL);
+                return false;
+            }
+        };
+        if let Err(err) = self.poll.registry().register(
+            &mut stream,
+            Token(index),
+            Interest::READABLE | Interest::WRITABLE,
+        ) {
+            log::debug!("bench: could not register a connection: {err}");
+            self.errors.connect_failures += 1;
+            self.connections[index].retry_at = Some(Instant::now() + MAINTENANCE_INTERVAL);
+            return false;
+        }
+        let connection = &mut self.connections[index];
+        connection.stream = Some(stream);
+        connection.retry_at = None;
+        self.start_message(index);
+        if let Err(broken) = self.drive(index) {
+            self.drop_connection(index, broken);
+        }
+        true
+    }
+
+    fn start_message(&mut self, index: usize) {
+        let connection = &mut self.connections[index];
+        // Stamp the sequence number, so that a stale or repeated echo is caught as corrupted.
+        let stamp = connection.seq.to_le_bytes();
+        let len = stamp.len().min(connection.message.len());
+        connection.message[..len].copy_from_slice(&stamp[..len]);
+        connection.written = 0;
+        connection.read = 0;
+        let now = Instant::now();
+        connection.sent_at = now;
+        connection.last_progress = now;
+    }
+
+    /// Makes all the progress the socket allows: edge-triggered readiness means reading and
+    /// writing until the kernel says "would block".
+    fn drive(&mut self, index: usize) -> Result<(), Broken> {
+        let size = self.options.size;
+        loop {
+            let connection = &mut self.connections[index];
+            let Some(stream) = connection.stream.as_mut() else {
+                return Ok(());
+            };
+            while connection.written < size {
+                match stream.write(&connection.message[connection.written..]) {
+                    Ok(0) => return Err(Broken::Reset),
+                    Ok(n) => {
+                        connection.written += n;
+                        connection.last_progress = Instant::now();
+                    }
+                    Err(err) if err.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(_) => return Err(Broken::Reset),
+                }
+            }
+            while connection.read < size {
+                match stream.read(&mut connection.echo[connection.read..]) {
+                    Ok(0) => return Err(Broken::Reset),
+                    Ok(n) => {
+                        connection.read += n;
+                        connection.last_progress = Instant::now();
+                    }
+                    Err(err) if err.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(_) => return Err(Broken::Reset),
+                }
+            }
+            if connection.read < size {
+                return Ok(());
+            }
+            let finished = Instant::now();
+            if connection.echo != connection.message {
+                return Err(Broken::Corrupted);
+            }
+            connection.seq += 1;
+            if connection.sent_at >= self.window.measure_from && finished <= self.window.end {
+                let nanos = finished.duration_since(connection.sent_at).as_nanos();
+                self.histogram
+                    .saturating_record(u64::try_from(nanos).unwrap_or(u64::MAX));
+                self.round_trips += 1;
+            }
+            if finished >= self.window.end || self.stop.is_requested() {
+                return Ok(());
+            }
+            self.start_message(index);
+        }
+    }
+
+    fn drop_connection(&mut self, index: usize, broken: Broken) {
+        match broken {
+            Broken::Reset => self.errors.resets += 1,
+            Broken::Corrupted => {
+                self.errors.corrupted += 1;
+                log::warn!("bench: corrupted echo on connection {index}");
+            }
+        }
+        if let Some(mut stream) = self.connections[index].stream.take() {
+            let _ = self.poll.registry().deregister(&mut stream);
+        }
+        // Reconnect at the next maintenance pass: a server that resets every connection must
+        // not turn the loop into a connect storm.
+        self.connections[index].retry_at = Some(Instant::now());
+    }
+
+    /// Times out stalled round trips and reconnects dropped connections whose time has come.
+    fn maintain(&mut self) {
+        let now = Instant::now();
+        for index in 0..self.connections.len() {
+            let connection = &self.connections[index];
+            if connection.stream.is_some() {
+                if let Some(limit) = self.options.timeout.as_option() {
+                    if now.duration_since(connection.last_progress) > limit {
+                        self.errors.timeouts += 1;
+                        if let Some(mut stream) = self.connections[index].stream.take() {
+                            let _ = self.poll.registry().deregister(&mut stream);
+                        }
+                        self.connections[index].retry_at = Some(now);
+                    }
+                }
+            } else if connection.retry_at.is_some_and(|at| at <= now) {
+                self.connect(index);
+            }
+        }
+    }
+}
