@@ -1,53 +1,69 @@
 //! Reproducible pseudo-random bytes, for payloads that must be checked on the way back without
 //! keeping a copy: the receiver regenerates the same stream from the same seed.
 
-/// An endless stream of pseudo-random bytes (xorshift64*), the same for the same seed however it
-/// is cut into chunks. Not for cryptography: for test payloads that exercise every byte value.
+/// Length of the pseudo-random block the stream repeats: a prime, so that its repetitions never
+/// line up with power-of-two chunk sizes.
+const PERIOD: usize = 8191;
+
+/// An endless stream of pseudo-random bytes, the same for the same seed however it is cut into
+/// chunks. Not for cryptography: for payloads that exercise every byte value and can be checked
+/// on the way back without keeping a copy.
+///
+/// Byte `i` is `block[i % PERIOD] ^ tweak(i / PERIOD)`: a random block, changed in every period
+/// so that a lost or repeated period is still caught. Making the stream is a vectorised XOR, far
+/// faster than loopback, so a load generator that checks every byte is not slowed by it.
 #[derive(Debug, Clone)]
 pub struct Pattern {
-    state: u64,
-    word: [u8; 8],
-    used: usize,
+    block: Vec<u8>,
+    seed: u64,
+    position: u64,
 }
 
 impl Pattern {
-    /// The stream for `seed` (any value; 0 is mapped to a non-zero state).
+    /// The stream for `seed` (any value).
     pub fn new(seed: u64) -> Self {
+        let mut state = seed ^ 0x9E37_79B9_7F4A_7C15 | 1;
+        let mut block = Vec::with_capacity(PERIOD + 8);
+        while block.len() < PERIOD {
+            // xorshift64*
+            state ^= state >> 12;
+            state ^= state << 25;
+            state ^= state >> 27;
+            block.extend_from_slice(&state.wrapping_mul(0x2545_F491_4F6C_DD1D).to_le_bytes());
+        }
+        block.truncate(PERIOD);
         Self {
-            state: seed ^ 0x9E37_79B9_7F4A_7C15 | 1,
-            word: [0; 8],
-            used: 8,
+            block,
+            seed,
+            position: 0,
         }
     }
 
     /// Fills `buf` with the next bytes of the stream.
     pub fn fill(&mut self, buf: &mut [u8]) {
-        // Finish the current word byte by byte, then whole words: a few GB/s, so that a load
-        // generator checking a stream is not slowed down by making its expectations.
-        let mut rest = buf;
-        while self.used < 8 && !rest.is_empty() {
-            rest[0] = self.word[self.used];
-            self.used += 1;
-            rest = &mut rest[1..];
-        }
-        let mut words = rest.chunks_exact_mut(8);
-        for word in &mut words {
-            word.copy_from_slice(&self.next_word());
-        }
-        let tail = words.into_remainder();
-        if !tail.is_empty() {
-            self.word = self.next_word();
-            let len = tail.len();
-            tail.copy_from_slice(&self.word[..len]);
-            self.used = len;
+        let mut done = 0;
+        while done < buf.len() {
+            let period = self.position / PERIOD as u64;
+            let offset = (self.position % PERIOD as u64) as usize;
+            let len = (PERIOD - offset).min(buf.len() - done);
+            let tweak = self.tweak(period);
+            let source = &self.block[offset..offset + len];
+            for (out, byte) in buf[done..done + len].iter_mut().zip(source) {
+                *out = byte ^ tweak;
+            }
+            done += len;
+            self.position += len as u64;
         }
     }
 
-    fn next_word(&mut self) -> [u8; 8] {
-        self.state ^= self.state >> 12;
-        self.state ^= self.state << 25;
-        self.state ^= self.state >> 27;
-        self.state.wrapping_mul(0x2545_F491_4F6C_DD1D).to_le_bytes()
+    /// The byte every value of `period` is XORed with (a splitmix64 of seed and period).
+    fn tweak(&self, period: u64) -> u8 {
+        let mut z = self
+            .seed
+            .wrapping_add(period.wrapping_add(1).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        (z ^ (z >> 31)) as u8
     }
 
     /// The next `len` bytes of the stream.
@@ -72,6 +88,14 @@ mod tests {
         }
         assert_eq!(whole, joined);
         assert_ne!(whole, Pattern::new(8).take(1000));
+    }
+
+    #[test]
+    fn a_skipped_or_repeated_period_does_not_look_the_same() {
+        let mut stream = Pattern::new(3);
+        let first = stream.take(super::PERIOD);
+        let second = stream.take(super::PERIOD);
+        assert_ne!(first, second);
     }
 
     #[test]

@@ -133,7 +133,9 @@ pub fn run(
     let started = Instant::now();
     let stream = crate::net::connect(host, port, connect_timeout.as_option())?;
     let connect_time = started.elapsed();
-    let peer = stream.peer_addr().context("could not read the server's address")?;
+    let peer = stream
+        .peer_addr()
+        .context("could not read the server's address")?;
     set_timeouts(&stream, options.timeout).context("could not set the socket timeouts")?;
     writeln!(
         out,
@@ -289,7 +291,11 @@ mod tests {
         assert_eq!(stats.max, ms(6));
         assert_eq!(stats.avg, ms(3));
         // Deviations -2, -1, 0, 3: variance 14/4 = 3.5 ms², deviation 1.8708 ms.
-        assert!((millis(stats.mdev) - 1.8708).abs() < 1e-3, "{:?}", stats.mdev);
+        assert!(
+            (millis(stats.mdev) - 1.8708).abs() < 1e-3,
+            "{:?}",
+            stats.mdev
+        );
         assert_eq!(rtt_stats(&[]), None);
     }
 

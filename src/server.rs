@@ -558,7 +558,11 @@ mod tests {
                 String::new()
             });
         }
-        assert_eq!(logged, vec![String::new()], "only the first of five is logged");
+        assert_eq!(
+            logged,
+            vec![String::new()],
+            "only the first of five is logged"
+        );
         assert_eq!(limited.suppressed, 4);
     }
 }

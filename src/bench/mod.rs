@@ -184,7 +184,11 @@ impl std::fmt::Display for BenchReport {
                     "round trips   {} ({:.0}/s)",
                     r.round_trips, r.round_trips_per_sec
                 )?;
-                writeln!(f, "throughput    {:.2} MB/s each way", r.mb_per_sec_each_way)?;
+                writeln!(
+                    f,
+                    "throughput    {:.2} MB/s each way",
+                    r.mb_per_sec_each_way
+                )?;
                 let l = &r.latency_ms;
                 writeln!(
                     f,

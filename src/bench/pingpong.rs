@@ -55,24 +55,36 @@ pub fn ping_pong(
         end: started + options.warmup + options.duration,
     };
     let progress = Arc::new(Progress::default());
+    // Raised when the last event loop has ended (window over, stop requested, or no connection
+    // possible), so that the progress display ends with them.
+    let all_done = StopFlag::new();
+    let running = Arc::new(AtomicU64::new(threads as u64));
     let workers: Vec<_> = (0..threads)
         .map(|worker| {
             let ids: Vec<usize> = (worker..options.connections).step_by(threads).collect();
             let loop_state = EventLoop::new(addrs.to_vec(), options.clone(), window, stop.clone());
             let progress = Arc::clone(&progress);
+            let (running, all_done) = (Arc::clone(&running), all_done.clone());
             thread::Builder::new()
                 .name(format!("bench {worker}"))
-                .spawn(move || loop_state?.run(&ids, &progress))
+                .spawn(move || {
+                    let outcome = loop_state.and_then(|state| state.run(&ids, &progress));
+                    if running.fetch_sub(1, Ordering::SeqCst) == 1 {
+                        all_done.request();
+                    }
+                    outcome
+                })
                 .context("could not start a load thread")
         })
         .collect::<anyhow::Result<_>>()?;
 
-    show_progress(&progress, started, window, stop);
+    show_progress(&progress, started, window, &all_done);
 
     let mut histogram = new_histogram();
     let mut errors = ErrorCounts::default();
     let mut round_trips = 0;
     let mut connected = 0;
+    let mut connect_error = None;
     for worker in workers {
         let outcome = worker
             .join()
@@ -83,6 +95,12 @@ pub fn ping_pong(
         errors.add(&outcome.errors);
         round_trips += outcome.round_trips;
         connected += outcome.connected;
+        connect_error = connect_error.or(outcome.connect_error);
+    }
+    if connected == 0 {
+        if let Some(err) = connect_error {
+            return Err(err);
+        }
     }
     let measured_until = Instant::now().min(window.end);
     let seconds = measured_until
@@ -111,15 +129,15 @@ pub fn ping_pong(
     })
 }
 
-/// Prints a live line on standard error (when it is a terminal) until the window ends or a stop
-/// is requested.
-fn show_progress(progress: &Progress, started: Instant, window: Window, stop: &StopFlag) {
+/// Prints a live line on standard error (when it is a terminal) until the window ends or the
+/// event loops are done.
+fn show_progress(progress: &Progress, started: Instant, window: Window, done: &StopFlag) {
     let terminal = io::stderr().is_terminal();
     let tick = Duration::from_secs(1);
     let mut last = (Instant::now(), 0u64);
     loop {
         let left = window.end.saturating_duration_since(Instant::now());
-        if left.is_zero() || stop.sleep(left.min(tick)) {
+        if left.is_zero() || done.sleep(left.min(tick)) {
             break;
         }
         if terminal {
@@ -127,7 +145,11 @@ fn show_progress(progress: &Progress, started: Instant, window: Window, stop: &S
             let done = progress.round_trips.load(Ordering::Relaxed);
             let rate = (done - last.1) as f64 / now.duration_since(last.0).as_secs_f64();
             last = (now, done);
-            let phase = if now < window.measure_from { " (warm-up)" } else { "" };
+            let phase = if now < window.measure_from {
+                " (warm-up)"
+            } else {
+                ""
+            };
             eprint!(
                 "\r\x1b[K{:5.1} s  {rate:9.0} round trips/s  {} errors{phase}",
                 started.elapsed().as_secs_f64(),
@@ -146,6 +168,8 @@ struct LoopOutcome {
     errors: ErrorCounts,
     round_trips: u64,
     connected: usize,
+    /// Why the last connect failed, if one did: the error to show when none succeeded.
+    connect_error: Option<anyhow::Error>,
 }
 
 /// One connection's state: the message in flight and how much of it has gone out and come back.
@@ -178,6 +202,7 @@ struct EventLoop {
     histogram: Histogram<u64>,
     errors: ErrorCounts,
     round_trips: u64,
+    connect_error: Option<anyhow::Error>,
 }
 
 impl EventLoop {
@@ -197,6 +222,7 @@ impl EventLoop {
             histogram: new_histogram(),
             errors: ErrorCounts::default(),
             round_trips: 0,
+            connect_error: None,
         })
     }
 
@@ -224,12 +250,14 @@ impl EventLoop {
                 connected += 1;
             }
         }
+        // Not one connection: the server is not there. Say so now rather than after the run.
+        let give_up = connected == 0 && !self.connections.is_empty();
         let mut events = Events::with_capacity(1024);
         let mut next_maintenance = Instant::now() + MAINTENANCE_INTERVAL;
         let mut errors_reported = 0;
         loop {
             let now = Instant::now();
-            if now >= self.window.end || self.stop.is_requested() {
+            if give_up || now >= self.window.end || self.stop.is_requested() {
                 break;
             }
             let wait = (self.window.end - now).min(MAINTENANCE_INTERVAL);
@@ -262,6 +290,7 @@ impl EventLoop {
             errors: self.errors,
             round_trips: self.round_trips,
             connected,
+            connect_error: self.connect_error,
         })
     }
 
@@ -283,6 +312,7 @@ impl EventLoop {
             Ok(stream) => mio::net::TcpStream::from_std(stream),
             Err(err) => {
                 log::debug!("bench: {err:#}");
+                self.connect_error = Some(err);
                 self.errors.connect_failures += 1;
                 self.connections[index].retry_at = Some(Instant::now() + MAINTENANCE_INTERVAL);
                 return false;

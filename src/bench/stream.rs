@@ -68,17 +68,12 @@ pub fn stream(
         // Bytes past the end of what was sent are corrupt by definition; compare the rest.
         let comparable = (bytes.saturating_sub(echoed)).min(n as u64) as usize;
         expected.fill(&mut want[..comparable]);
-        let differing = buf[..comparable]
-            .iter()
-            .zip(&want[..comparable])
-            .position(|(got, sent)| got != sent);
-        if let Some(position) = differing {
-            first_corrupted_offset.get_or_insert(echoed + position as u64);
-            corrupted_bytes += buf[..comparable]
-                .iter()
-                .zip(&want[..comparable])
-                .filter(|(got, sent)| got != sent)
-                .count() as u64;
+        let (got, sent) = (&buf[..comparable], &want[..comparable]);
+        // A plain comparison first (memcmp, vectorised); the byte-by-byte look only on a miss.
+        if got != sent {
+            let first = got.iter().zip(sent).position(|(g, s)| g != s).unwrap_or(0);
+            first_corrupted_offset.get_or_insert(echoed + first as u64);
+            corrupted_bytes += got.iter().zip(sent).filter(|(g, s)| g != s).count() as u64;
         }
         corrupted_bytes += (n - comparable) as u64;
         echoed += n as u64;

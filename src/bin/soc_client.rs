@@ -194,11 +194,6 @@ fn run_ping(args: &Args, ping: &PingArgs) -> anyhow::Result<ExitCode> {
 
 fn run_bench(args: &Args, bench: &BenchArgs) -> anyhow::Result<ExitCode> {
     let addrs = soc::net::resolve(&args.endpoint.host, args.endpoint.port)?;
-    // One connection up front, so that a server that is not there is one clear error.
-    drop(soc::net::connect_to(
-        &addrs,
-        args.connect_timeout.as_option(),
-    )?);
     let stop = stop_on_signals()?;
     let report = match bench.stream {
         Some(bytes) => BenchReport::Stream(soc::bench::stream(

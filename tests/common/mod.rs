@@ -280,3 +280,37 @@ pub fn serve_once(behaviour: impl FnOnce(TcpStream) + Send + 'static) -> SocketA
     });
     addr
 }
+
+/// Like [`serve_once`], for every connection that comes, each on its own thread.
+pub fn serve_each(behaviour: fn(TcpStream)) -> SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { continue };
+            stream.set_read_timeout(Some(STEP)).unwrap();
+            stream.set_write_timeout(Some(STEP)).unwrap();
+            thread::spawn(move || behaviour(stream));
+        }
+    });
+    addr
+}
+
+/// An echo that flips one bit of the byte at stream offset `at`, and of every `every`-th byte
+/// after it: the corruption a measuring client must catch.
+pub fn echo_corrupting(mut stream: TcpStream, at: u64, every: u64) {
+    let mut buf = [0u8; 16 * 1024];
+    let mut offset: u64 = 0;
+    while let Ok(n @ 1..) = stream.read(&mut buf) {
+        for (i, byte) in buf[..n].iter_mut().enumerate() {
+            let position = offset + i as u64;
+            if position >= at && (position - at) % every == 0 {
+                *byte ^= 0x01;
+            }
+        }
+        offset += n as u64;
+        if stream.write_all(&buf[..n]).is_err() {
+            break;
+        }
+    }
+}

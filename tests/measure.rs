@@ -1,0 +1,218 @@
+//! `soc_client ping` and `soc_client bench`: their counts and verdicts, not their speed.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use common::{
+    at, echo_corrupting, run_client, serve_each, serve_once, ClientRun, ServerProcess, TestServer,
+    STEP,
+};
+use soc::cli::Limit;
+use soc::ping::PingOptions;
+use soc::signals::StopFlag;
+
+fn client(addr: SocketAddr, extra: &[&str]) -> ClientRun {
+    let mut args = at(addr);
+    args.extend(extra.iter().map(|s| s.to_string()));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    run_client(&args, Vec::new())
+}
+
+fn json_of(run: &ClientRun) -> serde_json::Value {
+    serde_json::from_slice(&run.stdout).unwrap_or_else(|err| {
+        panic!(
+            "stdout is not one JSON object ({err}): {:?}; stderr: {}",
+            String::from_utf8_lossy(&run.stdout),
+            run.stderr
+        )
+    })
+}
+
+#[test]
+fn ping_library_counts_every_probe_of_an_intact_run() {
+    let server = TestServer::start();
+    let options = PingOptions {
+        count: Some(5),
+        interval: Duration::from_millis(5),
+        size: 100,
+        timeout: Limit::After(STEP),
+    };
+    let mut out = Vec::new();
+    let summary = soc::ping::run(
+        "127.0.0.1",
+        server.addr.port(),
+        Limit::After(STEP),
+        &options,
+        &StopFlag::new(),
+        &mut out,
+    )
+    .unwrap();
+    assert_eq!(
+        (
+            summary.sent,
+            summary.echoed,
+            summary.lost,
+            summary.corrupted
+        ),
+        (5, 5, 0, 0)
+    );
+    assert!(summary.all_intact());
+    let rtt = summary.rtt.expect("round-trip statistics");
+    assert!(rtt.min <= rtt.avg && rtt.avg <= rtt.max);
+    let out = String::from_utf8(out).unwrap();
+    assert!(
+        out.starts_with(&format!("PING {}: connected in ", server.addr)),
+        "{out}"
+    );
+    for seq in 1..=5 {
+        assert!(
+            out.contains(&format!("100 bytes from {}: seq={seq} time=", server.addr)),
+            "{out}"
+        );
+    }
+    assert_eq!(server.stop().bytes_echoed, 500);
+}
+
+#[test]
+fn ping_binary_prints_a_summary_and_exits_zero() {
+    let server = ServerProcess::start(&[]);
+    let run = client(server.addr, &["ping", "-c", "3", "-i", "0.01"]);
+    assert!(run.status.success(), "stderr: {}", run.stderr);
+    let out = String::from_utf8(run.stdout).unwrap();
+    assert_eq!(out.matches("56 bytes from").count(), 3, "{out}");
+    assert!(
+        out.contains(&format!("--- {} ping statistics ---", server.addr)),
+        "{out}"
+    );
+    assert!(
+        out.contains("3 probes sent, 3 echoed, 0 lost, 0 corrupted"),
+        "{out}"
+    );
+    assert!(out.contains("rtt min/avg/max/mdev = "), "{out}");
+}
+
+#[test]
+fn ping_reports_a_corrupted_probe_and_exits_one() {
+    // One flipped bit in the second probe (bytes 56..112), nowhere else.
+    let addr = serve_once(|stream| echo_corrupting(stream, 60, u64::MAX));
+    let run = client(addr, &["ping", "-c", "3", "-i", "0.01"]);
+    assert_eq!(run.status.code(), Some(1), "stderr: {}", run.stderr);
+    let out = String::from_utf8(run.stdout).unwrap();
+    assert!(
+        out.contains("seq=2 time=") && out.contains("CORRUPTED (1 bytes differ)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("3 probes sent, 2 echoed, 0 lost, 1 corrupted"),
+        "{out}"
+    );
+}
+
+#[test]
+fn ping_counts_probes_as_lost_when_the_server_stops_answering() {
+    // Echoes the first probe, then reads and never answers again.
+    let addr = serve_once(|mut stream| {
+        let mut probe = [0u8; 56];
+        if stream.read_exact(&mut probe).is_ok() && stream.write_all(&probe).is_ok() {
+            let _ = std::io::copy(&mut stream, &mut std::io::sink());
+        }
+    });
+    let run = client(addr, &["--timeout", "0.3", "ping", "-c", "3", "-i", "0.01"]);
+    assert_eq!(run.status.code(), Some(1), "stderr: {}", run.stderr);
+    let out = String::from_utf8(run.stdout).unwrap();
+    assert!(out.contains("seq=2 lost: no echo within 0.3 s"), "{out}");
+    assert!(
+        out.contains("3 probes sent, 1 echoed, 2 lost, 0 corrupted"),
+        "{out}"
+    );
+}
+
+#[test]
+fn bench_json_counts_are_consistent_against_soc_server() {
+    let server = ServerProcess::start(&[]);
+    let run = client(
+        server.addr,
+        &[
+            "bench", "-c", "8", "-s", "100", "-d", "1", "--warmup", "0.2", "--json",
+        ],
+    );
+    assert!(run.status.success(), "stderr: {}", run.stderr);
+    let report = json_of(&run);
+    assert_eq!(report["mode"], "ping-pong");
+    assert_eq!(report["connections"], 8);
+    assert_eq!(report["connected"], 8);
+    assert_eq!(report["message_bytes"], 100);
+    let round_trips = report["round_trips"].as_u64().unwrap();
+    assert!(round_trips > 0, "{report}");
+    let seconds = report["seconds"].as_f64().unwrap();
+    let rate = report["round_trips_per_sec"].as_f64().unwrap();
+    assert!(
+        (rate * seconds - round_trips as f64).abs() < 1.0,
+        "{report}"
+    );
+    let mb = report["mb_per_sec_each_way"].as_f64().unwrap();
+    assert!((mb - rate * 100.0 / 1e6).abs() < 1e-6, "{report}");
+    for kind in ["connect_failures", "resets", "timeouts", "corrupted"] {
+        assert_eq!(report["errors"][kind], 0, "{kind}: {report}");
+    }
+    let latency = &report["latency_ms"];
+    let (p50, p99, max) = (
+        latency["p50"].as_f64().unwrap(),
+        latency["p99"].as_f64().unwrap(),
+        latency["max"].as_f64().unwrap(),
+    );
+    assert!(0.0 < p50 && p50 <= p99 && p99 <= max, "{latency}");
+}
+
+#[test]
+fn bench_exits_non_zero_on_corrupted_echoes() {
+    let addr = serve_each(|stream| echo_corrupting(stream, 1000, 5000));
+    let run = client(
+        addr,
+        &["bench", "-c", "4", "-d", "0.5", "--warmup", "0", "--json"],
+    );
+    assert_eq!(run.status.code(), Some(1), "stderr: {}", run.stderr);
+    let report = json_of(&run);
+    assert!(
+        report["errors"]["corrupted"].as_u64().unwrap() > 0,
+        "{report}"
+    );
+    assert!(run.stderr.contains("corrupted"), "{}", run.stderr);
+}
+
+#[test]
+fn bench_stream_verifies_every_byte() {
+    let server = ServerProcess::start(&[]);
+    let run = client(server.addr, &["bench", "--stream", "16M", "--json"]);
+    assert!(run.status.success(), "stderr: {}", run.stderr);
+    let report = json_of(&run);
+    assert_eq!(report["mode"], "stream");
+    assert_eq!(report["bytes_sent"], 16 << 20);
+    assert_eq!(report["bytes_echoed"], 16 << 20);
+    assert_eq!(report["corrupted_bytes"], 0);
+    assert!(report["first_corrupted_offset"].is_null());
+
+    // One flipped bit, 5 MiB in: found, and its offset reported.
+    let addr = serve_once(|stream| echo_corrupting(stream, 5 << 20, u64::MAX));
+    let run = client(addr, &["bench", "--stream", "16M", "--json"]);
+    assert_eq!(run.status.code(), Some(1), "stderr: {}", run.stderr);
+    let report = json_of(&run);
+    assert_eq!(report["corrupted_bytes"], 1);
+    assert_eq!(report["first_corrupted_offset"], 5 << 20);
+}
+
+#[test]
+fn bench_against_nothing_is_a_one_line_error() {
+    let addr = common::refused_addr();
+    let run = client(addr, &["bench", "-d", "0.2"]);
+    assert_eq!(run.status.code(), Some(1));
+    assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains(&format!("could not connect to {addr}")),
+        "{}",
+        run.stderr
+    );
+}
