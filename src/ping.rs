@@ -14,6 +14,7 @@ use anyhow::Context;
 
 use crate::cli::Limit;
 use crate::client::{read_full, set_timeouts, ShortReadCause};
+use crate::dump::{trace_chunk, Direction};
 use crate::pattern::Pattern;
 use crate::signals::StopFlag;
 
@@ -173,7 +174,7 @@ fn probe_loop(
         let probe_started = Instant::now();
         let payload = probe_payload(seq, options.size);
         summary.sent += 1;
-        let result = send_probe(stream, &payload, &mut owed);
+        let result = send_probe(stream, peer, &payload, &mut owed);
         // Writing the per-probe line is best effort: `ping | head` must still end cleanly.
         let _ = match &result {
             ProbeResult::Echoed(rtt) => writeln!(
@@ -231,7 +232,12 @@ fn probe_payload(seq: u64, size: usize) -> Vec<u8> {
     payload
 }
 
-fn send_probe(stream: &TcpStream, payload: &[u8], owed: &mut usize) -> ProbeResult {
+fn send_probe(
+    stream: &TcpStream,
+    peer: std::net::SocketAddr,
+    payload: &[u8],
+    owed: &mut usize,
+) -> ProbeResult {
     let started = Instant::now();
     if let Err(err) = (&*stream).write_all(payload) {
         return ProbeResult::Broken(anyhow::Error::new(err).context("could not send the probe"));
@@ -240,6 +246,9 @@ fn send_probe(stream: &TcpStream, payload: &[u8], owed: &mut usize) -> ProbeResu
     match read_full(stream, &mut incoming) {
         Ok(()) => {
             let rtt = started.elapsed();
+            // Dumped after the clock stopped, so that `-vv` does not inflate the times.
+            trace_chunk(peer, Direction::Sent, payload);
+            trace_chunk(peer, Direction::Received, &incoming);
             *owed = 0;
             let echo = &incoming[incoming.len() - payload.len()..];
             let differing = echo.iter().zip(payload).filter(|(a, b)| a != b).count();

@@ -216,3 +216,41 @@ fn bench_against_nothing_is_a_one_line_error() {
         run.stderr
     );
 }
+
+#[test]
+fn ctrl_c_ends_an_endless_ping_with_its_summary() {
+    let server = ServerProcess::start(&[]);
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_soc_client"))
+        .args(at(server.addr))
+        .args(["ping", "-i", "0.02"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let lines = common::lines_of(child.stdout.take().unwrap());
+    let mut seen: Vec<String> = Vec::new();
+    // The banner, then probes 1 to 3: a handful of lines, each within STEP.
+    for _ in 0..10 {
+        seen.push(lines.recv_timeout(STEP).expect("probe lines"));
+        if seen.last().is_some_and(|line| line.contains("seq=3 ")) {
+            break;
+        }
+    }
+    assert!(seen.iter().any(|line| line.contains("seq=3 ")), "{seen:?}");
+    // SAFETY: kill(2) on the PID of the child this test started.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);
+    let status = common::wait_with_deadline(&mut child, STEP);
+    seen.extend(lines.iter());
+    let out = seen.join("\n");
+    assert!(status.success(), "{status}: {out}");
+    assert!(out.contains("ping statistics"), "{out}");
+    assert!(out.contains("0 lost, 0 corrupted"), "{out}");
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}

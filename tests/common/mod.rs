@@ -112,12 +112,18 @@ impl ServerProcess {
         command
             .args(["--port", "0"])
             .args(args)
-            .env_remove("RUST_LOG")
+            .env_remove("RUST_LOG");
+        adjust(&mut command);
+        ServerProcess::spawn(command)
+    }
+
+    /// Runs any server command whose first line of output is `listening on ADDR`.
+    pub fn spawn(mut command: Command) -> ServerProcess {
+        command
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        adjust(&mut command);
-        let mut child = command.spawn().expect("start soc_server");
+        let mut child = command.spawn().expect("start the server");
         let stderr = lines_of(child.stderr.take().unwrap());
         let stdout = lines_of(child.stdout.take().unwrap());
         let line = match stdout.recv_timeout(STEP) {
@@ -125,7 +131,7 @@ impl ServerProcess {
             Err(_) => {
                 let _ = child.kill();
                 let errors: Vec<String> = stderr.try_iter().collect();
-                panic!("soc_server printed no `listening on` line; stderr: {errors:?}");
+                panic!("the server printed no `listening on` line; stderr: {errors:?}");
             }
         };
         let addr = line
@@ -253,7 +259,8 @@ fn read_all_in_background(mut from: impl Read + Send + 'static) -> JoinHandle<Ve
     })
 }
 
-fn lines_of(from: impl Read + Send + 'static) -> mpsc::Receiver<String> {
+/// The lines `from` produces, as they come.
+pub fn lines_of(from: impl Read + Send + 'static) -> mpsc::Receiver<String> {
     let (tx, rx) = mpsc::channel();
     thread::spawn(move || {
         for line in BufReader::new(from).lines() {

@@ -1,0 +1,69 @@
+//! The point the Python pair was written to make: any client talks to any server. A client
+//! written with Python's `socket` module against soc_server, and soc_client against a Python
+//! echo server written the way the originals are.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use common::{at, run_client, wait_with_deadline, ServerProcess, STEP};
+use soc::pattern::Pattern;
+
+fn python_script(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/python")
+        .join(name)
+        .to_string_lossy()
+        .into_owned()
+}
+
+#[test]
+fn python_socket_client_against_soc_server() {
+    let server = ServerProcess::start(&[]);
+    let mut python = Command::new("python3")
+        .arg(python_script("client.py"))
+        .arg(server.addr.port().to_string())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("python3 must be installed (.ci/run installs it)");
+    let status = wait_with_deadline(&mut python, STEP);
+    let output = python.wait_with_output().unwrap();
+    assert!(
+        status.success(),
+        "python client failed: {}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stats = server.expect_log("disconnected: 23 bytes echoed");
+    assert!(stats.contains("127.0.0.1:"), "{stats}");
+}
+
+fn python_echo_server() -> ServerProcess {
+    let mut command = Command::new("python3");
+    command.arg(python_script("echo_server.py"));
+    ServerProcess::spawn(command)
+}
+
+#[test]
+fn soc_client_piped_mode_against_a_python_echo_server() {
+    let server = python_echo_server();
+    let input = Pattern::new(862).take(4 << 20);
+    let args = at(server.addr);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let run = run_client(&args, input.clone());
+    assert!(run.status.success(), "stderr: {}", run.stderr);
+    assert!(run.stdout == input, "the echo through Python differs");
+}
+
+#[test]
+fn soc_client_message_against_a_python_echo_server() {
+    let server = python_echo_server();
+    let mut args = at(server.addr);
+    args.extend(["-m".to_string(), "hello from Rust".to_string()]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let run = run_client(&args, Vec::new());
+    assert!(run.status.success(), "stderr: {}", run.stderr);
+    assert_eq!(run.stdout, b"hello from Rust\n");
+}
