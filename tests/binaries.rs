@@ -11,17 +11,7 @@ use std::thread;
 use common::{at, refused_addr, run_client, serve_once, wait_with_deadline, ServerProcess, STEP};
 use soc::pattern::Pattern;
 
-fn args_for(addr: SocketAddr, extra: &[&str]) -> Vec<String> {
-    let mut args = at(addr);
-    args.extend(extra.iter().map(|s| s.to_string()));
-    args
-}
-
-fn client(addr: SocketAddr, extra: &[&str], stdin: Vec<u8>) -> common::ClientRun {
-    let args = args_for(addr, extra);
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    run_client(&args, stdin)
-}
+use common::client_at as client;
 
 #[test]
 fn server_announces_the_real_address_on_one_line() {

@@ -7,16 +7,11 @@ use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::time::Duration;
 
-use common::{at, run_client, serve_once, ClientRun};
+use common::{serve_once, ClientRun};
 use soc::pattern::Pattern;
 use socket2::SockRef;
 
-fn client(addr: SocketAddr, extra: &[&str], stdin: Vec<u8>) -> ClientRun {
-    let mut args = at(addr);
-    args.extend(extra.iter().map(|s| s.to_string()));
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    run_client(&args, stdin)
-}
+use common::client_at as client;
 
 fn assert_one_line_failure(run: &ClientRun, expected: &str) {
     assert_eq!(run.status.code(), Some(1), "stderr: {}", run.stderr);

@@ -7,18 +7,14 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use common::{
-    at, echo_corrupting, run_client, serve_each, serve_once, ClientRun, ServerProcess, TestServer,
-    STEP,
+    at, echo_corrupting, serve_each, serve_once, ClientRun, ServerProcess, TestServer, STEP,
 };
 use soc::cli::Limit;
 use soc::ping::PingOptions;
 use soc::signals::StopFlag;
 
 fn client(addr: SocketAddr, extra: &[&str]) -> ClientRun {
-    let mut args = at(addr);
-    args.extend(extra.iter().map(|s| s.to_string()));
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    run_client(&args, Vec::new())
+    common::client_at(addr, extra, Vec::new())
 }
 
 fn json_of(run: &ClientRun) -> serde_json::Value {

@@ -7,7 +7,7 @@ mod common;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use common::{at, run_client, wait_with_deadline, ServerProcess, STEP};
+use common::{client_at, wait_with_deadline, ServerProcess, STEP};
 use soc::pattern::Pattern;
 
 fn python_script(name: &str) -> String {
@@ -50,9 +50,7 @@ fn python_echo_server() -> ServerProcess {
 fn soc_client_piped_mode_against_a_python_echo_server() {
     let server = python_echo_server();
     let input = Pattern::new(862).take(4 << 20);
-    let args = at(server.addr);
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let run = run_client(&args, input.clone());
+    let run = client_at(server.addr, &[], input.clone());
     assert!(run.status.success(), "stderr: {}", run.stderr);
     assert!(run.stdout == input, "the echo through Python differs");
 }
@@ -60,10 +58,7 @@ fn soc_client_piped_mode_against_a_python_echo_server() {
 #[test]
 fn soc_client_message_against_a_python_echo_server() {
     let server = python_echo_server();
-    let mut args = at(server.addr);
-    args.extend(["-m".to_string(), "hello from Rust".to_string()]);
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let run = run_client(&args, Vec::new());
+    let run = client_at(server.addr, &["-m", "hello from Rust"], Vec::new());
     assert!(run.status.success(), "stderr: {}", run.stderr);
     assert_eq!(run.stdout, b"hello from Rust\n");
 }

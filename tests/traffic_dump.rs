@@ -4,7 +4,7 @@ mod common;
 
 use std::io::{Read, Write};
 
-use common::{at, connect, run_client, ServerProcess};
+use common::{client_at, connect, ServerProcess};
 use soc::pattern::Pattern;
 
 #[test]
@@ -27,10 +27,7 @@ fn server_dumps_what_each_client_sends_and_echoes_it_unchanged() {
 #[test]
 fn client_dumps_both_directions_and_prints_only_the_echo() {
     let server = ServerProcess::start(&[]);
-    let mut args = at(server.addr);
-    args.extend(["-vv".into(), "-m".into(), "hello".into()]);
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let run = run_client(&args, Vec::new());
+    let run = client_at(server.addr, &["-vv", "-m", "hello"], Vec::new());
     assert!(run.status.success(), "stderr: {}", run.stderr);
     assert_eq!(run.stdout, b"hello\n", "dumps never reach standard output");
     assert!(
@@ -50,10 +47,7 @@ fn client_dumps_both_directions_and_prints_only_the_echo() {
 fn binary_data_piped_at_trace_level_comes_back_identical() {
     let server = ServerProcess::start(&["-vv"]);
     let input = Pattern::new(9).take(200_000);
-    let mut args = at(server.addr);
-    args.push("-vv".into());
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let run = run_client(&args, input.clone());
+    let run = client_at(server.addr, &["-vv"], input.clone());
     assert!(run.status.success(), "stderr: {}", run.stderr);
     assert!(run.stdout == input, "tracing changed the echo");
     assert!(run.stderr.contains("00000000  "), "no dump on stderr");

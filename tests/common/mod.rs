@@ -241,6 +241,14 @@ pub fn run_client(args: &[&str], stdin: Vec<u8>) -> ClientRun {
     }
 }
 
+/// Runs `soc_client` pointed at `addr`, with `extra` arguments and `stdin` as its input.
+pub fn client_at(addr: SocketAddr, extra: &[&str], stdin: Vec<u8>) -> ClientRun {
+    let mut args = at(addr);
+    args.extend(extra.iter().map(|s| s.to_string()));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    run_client(&args, stdin)
+}
+
 /// `args` for `soc_client` that point it at `addr`.
 pub fn at(addr: SocketAddr) -> Vec<String> {
     vec![
