@@ -175,8 +175,7 @@ fn probe_loop(
         let payload = probe_payload(seq, options.size);
         summary.sent += 1;
         let result = send_probe(stream, peer, &payload, &mut owed);
-        // Writing the per-probe line is best effort: `ping | head` must still end cleanly.
-        let _ = match &result {
+        let written = match &result {
             ProbeResult::Echoed(rtt) => writeln!(
                 out,
                 "{} bytes from {peer}: seq={seq} time={:.3} ms",
@@ -195,8 +194,13 @@ fn probe_loop(
                 options.timeout
             ),
             ProbeResult::Broken(err) => writeln!(out, "seq={seq} lost: {err:#}"),
-        };
-        let _ = out.flush();
+        }
+        .and_then(|()| out.flush());
+        if written.is_err() {
+            // Nobody reads our output any more (`ping | head -3`): end the run quietly, as
+            // ping(8) does on SIGPIPE. Rust ignores SIGPIPE, so the failed write is the signal.
+            stop.request();
+        }
         match result {
             ProbeResult::Echoed(rtt) => {
                 summary.echoed += 1;
