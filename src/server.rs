@@ -302,7 +302,12 @@ impl Server {
                     entry.thread = Some(thread);
                 }
             }
-            Err(err) => error!("{peer}: could not start a thread for this client, closing: {err}"),
+            Err(err) => {
+                // The closure, and with it the guard and the stream, is already dropped: the
+                // connection is closed and uncounted.
+                shared.stats.failed.fetch_add(1, Ordering::Relaxed);
+                error!("{peer}: could not start a thread for this client, closing: {err}");
+            }
         }
     }
 
