@@ -188,12 +188,8 @@ impl Server {
         let local_addr = listener
             .local_addr()
             .context("could not read the listening address")?;
-        let ip = local_addr.ip();
-        if !ip.is_loopback() {
-            warn!(
-                "listening on {local_addr}, which is not a loopback address: anyone who can reach \
-                 this host can use the echo service"
-            );
+        if let Some(warning) = exposure_warning(local_addr) {
+            warn!("{warning}");
         }
         Ok(Server {
             shared: Arc::new(Shared {
@@ -332,6 +328,16 @@ impl Server {
         info!("stopped: {stats}");
         stats
     }
+}
+
+/// The warning for a listening address that is reachable from other machines, if it is.
+fn exposure_warning(addr: SocketAddr) -> Option<String> {
+    (!addr.ip().is_loopback()).then(|| {
+        format!(
+            "listening on {addr}, which is not a loopback address: anyone who can reach this host \
+             can use the echo service"
+        )
+    })
 }
 
 /// The body of a client thread.
@@ -551,6 +557,24 @@ mod tests {
         assert_eq!(shared.snapshot().active, 0);
         assert_eq!(shared.snapshot().failed, 0);
         assert!(shared.clients().is_empty());
+    }
+
+    #[test]
+    fn only_non_loopback_addresses_are_warned_about() {
+        for exposed in ["0.0.0.0:8888", "[::]:8888", "192.0.2.1:7"] {
+            let warning = exposure_warning(exposed.parse().unwrap());
+            assert!(
+                warning.is_some_and(|w| w.contains("anyone who can reach this host")),
+                "{exposed}"
+            );
+        }
+        for private in ["127.0.0.1:8888", "127.1.2.3:9", "[::1]:8888"] {
+            assert_eq!(
+                exposure_warning(private.parse().unwrap()),
+                None,
+                "{private}"
+            );
+        }
     }
 
     #[test]

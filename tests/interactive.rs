@@ -3,15 +3,13 @@
 
 mod common;
 
-use std::fs::File;
 use std::io::{Cursor, Read, Write};
-use std::os::fd::{FromRawFd, OwnedFd};
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::thread;
 use std::time::Instant;
 
-use common::{at, connect, wait_with_deadline, ServerProcess, TestServer, STEP};
+use common::{at, connect, open_pty, wait_with_deadline, ServerProcess, TestServer, STEP};
 use soc::cli::Limit;
 use soc::client::interactive;
 
@@ -81,31 +79,6 @@ fn a_server_that_goes_away_ends_the_session_with_an_error() {
     let err = format!("{:#}", result.unwrap_err());
     assert!(err.contains(&format!("connection to {addr} lost")), "{err}");
     assert!(output.is_empty());
-}
-
-/// Opens a pseudo-terminal: (controller side, terminal side).
-fn open_pty() -> (File, OwnedFd) {
-    let mut controller = -1;
-    let mut terminal = -1;
-    // SAFETY: openpty writes two new descriptors into the integers; the null pointers mean no
-    // name, default terminal settings and window size.
-    let rc = unsafe {
-        libc::openpty(
-            &mut controller,
-            &mut terminal,
-            std::ptr::null_mut(),
-            std::ptr::null(),
-            std::ptr::null(),
-        )
-    };
-    assert_eq!(rc, 0, "openpty: {}", std::io::Error::last_os_error());
-    // SAFETY: both descriptors were just created by openpty and are owned by nobody else.
-    unsafe {
-        (
-            File::from_raw_fd(controller),
-            OwnedFd::from_raw_fd(terminal),
-        )
-    }
 }
 
 #[test]

@@ -279,3 +279,38 @@ fn an_endless_ping_ends_quietly_when_its_output_closes() {
     assert!(status.success(), "{status}: {stderr}");
     assert_eq!(stderr, "");
 }
+
+#[test]
+fn bench_shows_live_progress_on_a_terminal_and_reports_on_stdout() {
+    let server = ServerProcess::start(&[]);
+    let (mut controller, terminal) = common::open_pty();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_soc_client"))
+        .args(at(server.addr))
+        .args(["bench", "-c", "2", "-d", "2.5", "--warmup", "0"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::from(terminal))
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let status = common::wait_with_deadline(&mut child, STEP);
+    let mut report = String::new();
+    stdout.read_to_string(&mut report).unwrap();
+    assert!(status.success(), "{status}");
+    assert!(
+        report.starts_with("ping-pong: 2 connections (2 up)"),
+        "{report}"
+    );
+    // The child has exited and closed the terminal: what it wrote there is buffered for us, and
+    // once that is read the controller side reports an error (EIO).
+    let mut screen = Vec::new();
+    let mut chunk = [0u8; 4096];
+    for _ in 0..100 {
+        match controller.read(&mut chunk) {
+            Ok(n @ 1..) => screen.extend_from_slice(&chunk[..n]),
+            _ => break,
+        }
+    }
+    let screen = String::from_utf8_lossy(&screen);
+    assert!(screen.contains("round trips/s"), "{screen:?}");
+    assert!(screen.contains("0 errors"), "{screen:?}");
+}

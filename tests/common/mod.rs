@@ -329,3 +329,29 @@ pub fn echo_corrupting(mut stream: TcpStream, at: u64, every: u64) {
         }
     }
 }
+
+/// Opens a pseudo-terminal: (controller side, terminal side).
+pub fn open_pty() -> (std::fs::File, std::os::fd::OwnedFd) {
+    let mut controller = -1;
+    let mut terminal = -1;
+    // SAFETY: openpty writes two new descriptors into the integers; the null pointers mean no
+    // name, default terminal settings and window size.
+    let rc = unsafe {
+        libc::openpty(
+            &mut controller,
+            &mut terminal,
+            std::ptr::null_mut(),
+            std::ptr::null(),
+            std::ptr::null(),
+        )
+    };
+    assert_eq!(rc, 0, "openpty: {}", std::io::Error::last_os_error());
+    // SAFETY: both descriptors were just created by openpty and are owned by nobody else.
+    unsafe {
+        use std::os::fd::FromRawFd;
+        (
+            std::fs::File::from_raw_fd(controller),
+            std::os::fd::OwnedFd::from_raw_fd(terminal),
+        )
+    }
+}
