@@ -6,11 +6,13 @@ use std::thread;
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
-/// Calls `on_first` (on a thread of its own) the first time SIGINT or SIGTERM arrives; a second
-/// signal exits the process at once with the shell's code for it (128 + the signal number).
+/// Calls `on_first` the first time SIGINT or SIGTERM arrives; a second signal exits the process
+/// at once with the shell's code for it (128 + the signal number).
 ///
-/// The handler only forwards the signal to this thread, so `on_first` may do anything (log,
-/// take locks, shut sockets down), which a signal handler may not.
+/// The handler only forwards signals to a thread, so `on_first` may do anything (log, take
+/// locks, shut sockets down), which a signal handler may not. `on_first` runs on a thread of its
+/// own: if the clean stop it starts gets stuck (a blocked standard error, say), the second signal
+/// is still heard and still ends the process.
 pub fn on_termination(on_first: impl FnOnce(i32) + Send + 'static) -> io::Result<()> {
     let mut signals = Signals::new([SIGINT, SIGTERM])?;
     thread::Builder::new()
@@ -19,11 +21,17 @@ pub fn on_termination(on_first: impl FnOnce(i32) + Send + 'static) -> io::Result
             let mut on_first = Some(on_first);
             for signal in signals.forever() {
                 match on_first.take() {
-                    Some(first) => first(signal),
-                    None => {
-                        log::warn!("second signal during shutdown: exiting now");
-                        std::process::exit(128 + signal);
+                    Some(first) => {
+                        let started = thread::Builder::new()
+                            .name("shutdown".into())
+                            .spawn(move || first(signal));
+                        if started.is_err() {
+                            // No thread to stop cleanly with: stop now.
+                            std::process::exit(128 + signal);
+                        }
                     }
+                    // Nothing is logged here: logging may be what the clean stop is stuck on.
+                    None => std::process::exit(128 + signal),
                 }
             }
         })?;

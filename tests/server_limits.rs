@@ -187,3 +187,69 @@ fn running_out_of_file_descriptors_neither_kills_nor_spins_the_server() {
     let client = connect(server.addr);
     round_trip(&client, b"served after the flood\n");
 }
+
+#[test]
+fn a_second_signal_ends_a_stuck_shutdown_at_once() {
+    // A server whose standard error nobody reads: at trace level its logging soon fills the
+    // pipe and blocks, and so would every log line of a clean shutdown.
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_soc_server"))
+        .args(["--host", "127.0.0.1", "--port", "0", "-vv"])
+        .env_remove("RUST_LOG")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let _unread_stderr = child.stderr.take().unwrap();
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut stdout, &mut line).unwrap();
+    let addr: std::net::SocketAddr = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap()
+        .parse()
+        .unwrap();
+
+    // Send until the echo stops: then the client thread is blocked logging its hex dumps.
+    let stream = connect(addr);
+    stream
+        .set_read_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    stream
+        .set_write_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    let chunk = [b'x'; 16 * 1024];
+    let mut buf = [0u8; 64 * 1024];
+    let mut stalled = false;
+    let mut quiet_reads = 0;
+    for _ in 0..1000 {
+        let _ = (&stream).write(&chunk);
+        // Two reads in a row that wait 500 ms for nothing: the server has stopped echoing.
+        match (&stream).read(&mut buf) {
+            Ok(n) if n > 0 => quiet_reads = 0,
+            _ => quiet_reads += 1,
+        }
+        if quiet_reads == 2 {
+            stalled = true;
+            break;
+        }
+    }
+    assert!(
+        stalled,
+        "the echo never stalled on the blocked standard error"
+    );
+
+    // SIGTERM starts a clean stop that cannot finish; SIGINT (a different signal, so the two
+    // are never merged) must end the process at once with 128 + its number.
+    // SAFETY: kill(2) on the PID of the child this test started.
+    unsafe {
+        assert_eq!(libc::kill(child.id() as i32, libc::SIGTERM), 0);
+        assert_eq!(libc::kill(child.id() as i32, libc::SIGINT), 0);
+    }
+    let status = common::wait_with_deadline(&mut child, Duration::from_secs(5));
+    assert!(
+        matches!(status.code(), Some(130 | 143)),
+        "expected exit by the second signal, got {status}"
+    );
+}

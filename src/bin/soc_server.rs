@@ -53,8 +53,9 @@ fn run(args: Args) -> anyhow::Result<()> {
     let server = Server::bind(&args.endpoint.host, args.endpoint.port, config)?;
     let handle = server.shutdown_handle();
     soc::signals::on_termination(move |signal| {
-        log::info!("{} received: shutting down", soc::signals::name(signal));
+        // Stop first, log second: the stop must not wait on standard error.
         handle.shutdown();
+        log::info!("{} received: shutting down", soc::signals::name(signal));
     })
     .context("could not install the signal handlers")?;
 
