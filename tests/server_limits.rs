@@ -151,16 +151,15 @@ fn cpu_time(pid: i32) -> Duration {
     Duration::from_millis(ticks * 1000 / per_second)
 }
 
-#[test]
-fn running_out_of_file_descriptors_neither_kills_nor_spins_the_server() {
-    const FD_LIMIT: u64 = 48;
-    let server = ServerProcess::start_with(&[], |command| {
+/// Starts the server binary with its open-file limits set to `soft` and `hard`.
+fn start_with_fd_limits(args: &[&str], soft: u64, hard: u64) -> ServerProcess {
+    ServerProcess::start_with(args, move |command| {
         // SAFETY: setrlimit is async-signal-safe and touches only the child's limits.
         unsafe {
-            command.pre_exec(|| {
+            command.pre_exec(move || {
                 let limit = libc::rlimit {
-                    rlim_cur: FD_LIMIT,
-                    rlim_max: FD_LIMIT,
+                    rlim_cur: soft,
+                    rlim_max: hard,
                 };
                 if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
                     return Err(std::io::Error::last_os_error());
@@ -168,7 +167,13 @@ fn running_out_of_file_descriptors_neither_kills_nor_spins_the_server() {
                 Ok(())
             });
         }
-    });
+    })
+}
+
+#[test]
+fn running_out_of_file_descriptors_neither_kills_nor_spins_the_server() {
+    const FD_LIMIT: u64 = 48;
+    let server = start_with_fd_limits(&[], FD_LIMIT, FD_LIMIT);
     // Twice as many connections as the server has descriptors: the kernel completes them all
     // (the backlog), the server can accept only some.
     let flood: Vec<TcpStream> = (0..2 * FD_LIMIT).map(|_| connect(server.addr)).collect();
@@ -252,4 +257,15 @@ fn a_second_signal_ends_a_stuck_shutdown_at_once() {
         matches!(status.code(), Some(130 | 143)),
         "expected exit by the second signal, got {status}"
     );
+}
+
+#[test]
+fn a_low_soft_file_limit_is_raised_to_serve_max_clients() {
+    // Soft limit 64, hard 4096: without raising it, only about 55 clients could be accepted.
+    let server = start_with_fd_limits(&["--max-clients", "300"], 64, 4096);
+    let clients: Vec<TcpStream> = (0..200).map(|_| connect(server.addr)).collect();
+    for (i, stream) in clients.iter().enumerate() {
+        round_trip(stream, format!("client {i}\n").as_bytes());
+    }
+    server.expect_log("connected (200 active)");
 }

@@ -46,6 +46,15 @@ fn main() -> ExitCode {
 }
 
 fn run(args: Args) -> anyhow::Result<()> {
+    match soc::server::raise_open_file_limit(args.max_clients as usize) {
+        Ok(limit) if limit < u64::from(args.max_clients) => log::warn!(
+            "the open-file limit is {limit}, below --max-clients {}: clients beyond it will \
+             wait in the listen queue",
+            args.max_clients
+        ),
+        Ok(_) => {}
+        Err(err) => log::warn!("could not read or raise the open-file limit: {err}"),
+    }
     let config = ServerConfig {
         max_clients: args.max_clients as usize,
         idle_timeout: args.idle_timeout,
