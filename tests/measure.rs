@@ -213,16 +213,21 @@ fn bench_against_nothing_is_a_one_line_error() {
     );
 }
 
-#[test]
-fn ctrl_c_ends_an_endless_ping_with_its_summary() {
-    let server = ServerProcess::start(&[]);
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_soc_client"))
-        .args(at(server.addr))
-        .args(["ping", "-i", "0.02"])
+/// `soc_client ping` without a count, a probe every 10 ms, its output piped to the test.
+fn spawn_endless_ping(addr: SocketAddr) -> std::process::Child {
+    std::process::Command::new(env!("CARGO_BIN_EXE_soc_client"))
+        .args(at(addr))
+        .args(["ping", "-i", "0.01"])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
-        .unwrap();
+        .unwrap()
+}
+
+#[test]
+fn ctrl_c_ends_an_endless_ping_with_its_summary() {
+    let server = ServerProcess::start(&[]);
+    let mut child = spawn_endless_ping(server.addr);
     let lines = common::lines_of(child.stdout.take().unwrap());
     let mut seen: Vec<String> = Vec::new();
     // The banner, then probes 1 to 3: a handful of lines, each within STEP.
@@ -254,13 +259,7 @@ fn ctrl_c_ends_an_endless_ping_with_its_summary() {
 #[test]
 fn an_endless_ping_ends_quietly_when_its_output_closes() {
     let server = ServerProcess::start(&[]);
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_soc_client"))
-        .args(at(server.addr))
-        .args(["ping", "-i", "0.01"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_endless_ping(server.addr);
     // Like `| head -n 2`: read the banner and one probe line, then close the pipe.
     let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
     for _ in 0..2 {
