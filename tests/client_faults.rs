@@ -7,7 +7,7 @@ use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::time::Duration;
 
-use common::{serve_once, ClientRun};
+use common::{at, serve_once, ClientRun};
 use soc::pattern::Pattern;
 use socket2::SockRef;
 
@@ -121,4 +121,28 @@ fn write_side_fault_reports_instead_of_hanging() {
     });
     let run = client(addr, &["--timeout", "1"], Pattern::new(3).take(16 << 20));
     assert_one_line_failure(&run, "no echo from");
+}
+
+#[test]
+fn unreadable_input_is_reported_instead_of_waiting_forever() {
+    let server = common::ServerProcess::start(&[]);
+    // A directory opens for reading but every read fails (EISDIR).
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_soc_client"))
+        .args(at(server.addr))
+        .stdin(std::fs::File::open("/").unwrap())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let status = common::wait_with_deadline(&mut child, common::STEP);
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("could not read the input"), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
 }

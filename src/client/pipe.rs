@@ -6,7 +6,7 @@
 //! block too); reading concurrently keeps every buffer draining whatever the input size.
 
 use std::io::{self, Read, Write};
-use std::net::{Shutdown, TcpStream};
+use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread;
@@ -41,6 +41,8 @@ struct SendProgress {
     sent: AtomicU64,
     /// Set, with the final count and checksum, before the write side is shut down.
     finished: AtomicBool,
+    /// Set when sending failed, before the socket is shut down to wake the receiver.
+    failed: AtomicBool,
     checksum: std::sync::Mutex<Option<u32>>,
 }
 
@@ -71,7 +73,16 @@ pub fn pipe(
         let progress = Arc::clone(&progress);
         thread::Builder::new()
             .name("sender".into())
-            .spawn(move || send_all(&stream, input, &progress))
+            .spawn(move || {
+                let sent = send_all(&stream, peer, input, &progress);
+                if sent.is_err() {
+                    progress.failed.store(true, Ordering::SeqCst);
+                    // Wake the receiving side, which may be waiting for an echo that, with
+                    // nothing more sent, will never come; it then reports this error.
+                    let _ = stream.shutdown(Shutdown::Both);
+                }
+                sent
+            })
             .context("could not start the sending thread")?
     };
 
@@ -129,7 +140,7 @@ pub fn pipe(
     }
 
     let sent = progress.sent.load(Ordering::SeqCst);
-    if !progress.finished.load(Ordering::SeqCst) {
+    if !progress.finished.load(Ordering::SeqCst) && !progress.failed.load(Ordering::SeqCst) {
         // The server closed before we finished sending; the sender may be blocked on input,
         // so do not wait for it.
         bail!(
@@ -137,6 +148,8 @@ pub fn pipe(
              bytes sent came back)"
         );
     }
+    // The sender is done or about to be; if it failed (unreadable input, a send error), its
+    // error is the cause to show.
     sender
         .join()
         .map_err(|_| anyhow!("the sending thread panicked"))??;
@@ -167,10 +180,10 @@ pub fn pipe(
 /// The sending side: input to socket, then a half-close.
 fn send_all(
     stream: &TcpStream,
+    peer: SocketAddr,
     mut input: impl Read,
     progress: &SendProgress,
 ) -> anyhow::Result<()> {
-    let peer = stream.peer_addr().ok();
     let mut buf = vec![0u8; CHUNK];
     let mut checksum = crc32fast::Hasher::new();
     let mut writer = stream;
@@ -183,12 +196,11 @@ fn send_all(
         };
         let chunk = &buf[..n];
         checksum.update(chunk);
-        writer
-            .write_all(chunk)
-            .context("could not send to the server")?;
-        if let Some(peer) = peer {
-            trace_chunk(peer, Direction::Sent, chunk);
-        }
+        writer.write_all(chunk).with_context(|| {
+            let sent = progress.sent.load(Ordering::SeqCst);
+            format!("could not send to {peer} after {sent} bytes")
+        })?;
+        trace_chunk(peer, Direction::Sent, chunk);
         progress.sent.fetch_add(n as u64, Ordering::SeqCst);
     }
     if let Ok(mut slot) = progress.checksum.lock() {
