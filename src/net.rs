@@ -143,3 +143,35 @@ pub fn is_timeout(err: &io::Error) -> bool {
         io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
     )
 }
+
+/// Raises this process's soft limit on open files towards what `sockets` connections need (one
+/// descriptor each plus a margin), never above the hard limit; returns the limit now in force.
+///
+/// Many systems start processes with a soft limit of 1024, below the server's default
+/// `--max-clients` and below what a large `bench -c` opens; like most servers and load
+/// generators, soc asks for what it needs rather than failing at the thousandth socket.
+pub fn raise_open_file_limit(sockets: usize) -> io::Result<u64> {
+    /// Descriptors beyond the sockets: standard streams, the listener, signal pipes, event loops.
+    const MARGIN: u64 = 64;
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes one rlimit struct, which `limit` is.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let wanted = (sockets as u64).saturating_add(MARGIN);
+    let soft = limit.rlim_cur;
+    if soft >= wanted {
+        return Ok(soft);
+    }
+    let raised = wanted.min(limit.rlim_max);
+    limit.rlim_cur = raised;
+    // SAFETY: setrlimit reads one rlimit struct, which `limit` is.
+    if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    log::debug!("open-file limit raised from {soft} to {raised}");
+    Ok(raised)
+}

@@ -330,39 +330,6 @@ impl Server {
     }
 }
 
-/// Raises this process's soft limit on open files towards what `max_clients` needs (one
-/// descriptor per client plus a margin), never above the hard limit; returns the limit now in
-/// force.
-///
-/// Many systems start processes with a soft limit of 1024, below the default `--max-clients`;
-/// like most servers, soc asks for what it needs rather than failing at the thousandth client.
-/// Past the hard limit, the accept loop's back-off takes over.
-pub fn raise_open_file_limit(max_clients: usize) -> io::Result<u64> {
-    /// Descriptors beyond the clients: standard streams, the listener, signal pipes, logs.
-    const MARGIN: u64 = 64;
-    let mut limit = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit writes one rlimit struct, which `limit` is.
-    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    let wanted = (max_clients as u64).saturating_add(MARGIN);
-    let soft = limit.rlim_cur;
-    if soft >= wanted {
-        return Ok(soft);
-    }
-    let raised = wanted.min(limit.rlim_max);
-    limit.rlim_cur = raised;
-    // SAFETY: setrlimit reads one rlimit struct, which `limit` is.
-    if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    debug!("open-file limit raised from {soft} to {raised}");
-    Ok(raised)
-}
-
 /// The warning for a listening address that is reachable from other machines, if it is.
 fn exposure_warning(addr: SocketAddr) -> Option<String> {
     (!addr.ip().is_loopback()).then(|| {

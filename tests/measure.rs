@@ -313,3 +313,25 @@ fn bench_shows_live_progress_on_a_terminal_and_reports_on_stdout() {
     assert!(screen.contains("round trips/s"), "{screen:?}");
     assert!(screen.contains("0 errors"), "{screen:?}");
 }
+
+#[test]
+fn bench_raises_a_low_soft_file_limit_to_open_its_connections() {
+    let server = ServerProcess::start(&["--max-clients", "1000"]);
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_soc_client"));
+    command
+        .args(at(server.addr))
+        .args(["bench", "-c", "200", "-d", "0.3", "--warmup", "0", "--json"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    // Soft limit 64, hard 4096: 200 connections fit only if bench raises the soft limit.
+    common::limit_open_files(&mut command, 64, 4096);
+    let output = command.output().unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(report["connected"], 200, "{report}");
+    assert_eq!(report["errors"]["connect_failures"], 0, "{report}");
+}

@@ -4,7 +4,6 @@ mod common;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::os::unix::process::CommandExt;
 use std::time::{Duration, Instant};
 
 use common::{connect, ServerProcess};
@@ -153,20 +152,8 @@ fn cpu_time(pid: i32) -> Duration {
 
 /// Starts the server binary with its open-file limits set to `soft` and `hard`.
 fn start_with_fd_limits(args: &[&str], soft: u64, hard: u64) -> ServerProcess {
-    ServerProcess::start_with(args, move |command| {
-        // SAFETY: setrlimit is async-signal-safe and touches only the child's limits.
-        unsafe {
-            command.pre_exec(move || {
-                let limit = libc::rlimit {
-                    rlim_cur: soft,
-                    rlim_max: hard,
-                };
-                if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                Ok(())
-            });
-        }
+    ServerProcess::start_with(args, |command| {
+        common::limit_open_files(command, soft, hard)
     })
 }
 

@@ -203,6 +203,9 @@ fn run_bench(args: &Args, bench: &BenchArgs) -> anyhow::Result<ExitCode> {
             args.connect_timeout,
         )?),
         None => {
+            if let Err(err) = soc::net::raise_open_file_limit(bench.connections as usize) {
+                log::warn!("could not read or raise the open-file limit: {err}");
+            }
             let options = PingPongOptions {
                 connections: bench.connections as usize,
                 size: bench.size as usize,

@@ -46,7 +46,7 @@ fn main() -> ExitCode {
 }
 
 fn run(args: Args) -> anyhow::Result<()> {
-    match soc::server::raise_open_file_limit(args.max_clients as usize) {
+    match soc::net::raise_open_file_limit(args.max_clients as usize) {
         Ok(limit) if limit < u64::from(args.max_clients) => log::warn!(
             "the open-file limit is {limit}, below --max-clients {}: clients beyond it will \
              wait in the listen queue",
