@@ -20,7 +20,7 @@ fn session(input: &[u8]) -> (anyhow::Result<()>, Vec<u8>, String) {
     let mut messages = Vec::new();
     let result = interactive(
         &stream,
-        &mut Cursor::new(input.to_vec()),
+        Cursor::new(input.to_vec()),
         &mut output,
         &mut messages,
         Limit::After(STEP),
@@ -71,7 +71,7 @@ fn a_server_that_goes_away_ends_the_session_with_an_error() {
     let mut output = Vec::new();
     let result = interactive(
         &stream,
-        &mut Cursor::new(b"anyone?\n".to_vec()),
+        Cursor::new(b"anyone?\n".to_vec()),
         &mut output,
         &mut Vec::new(),
         Limit::After(STEP),
@@ -79,6 +79,38 @@ fn a_server_that_goes_away_ends_the_session_with_an_error() {
     let err = format!("{:#}", result.unwrap_err());
     assert!(err.contains(&format!("connection to {addr} lost")), "{err}");
     assert!(output.is_empty());
+}
+
+#[test]
+fn a_server_that_goes_away_is_noticed_while_the_user_is_still_typing() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let stream = connect(addr);
+    let (accepted, _) = listener.accept().unwrap();
+    // The keyboard: a line that is never finished, its other end held open by the test.
+    let (keyboard, typing) = std::os::unix::net::UnixStream::pair().unwrap();
+    (&typing).write_all(b"half a li").unwrap();
+    let (done_tx, done) = mpsc::channel();
+    let session = thread::spawn(move || {
+        let mut messages = Vec::new();
+        let result = interactive(
+            &stream,
+            std::io::BufReader::new(keyboard),
+            &mut Vec::new(),
+            &mut messages,
+            Limit::After(STEP),
+        );
+        let _ = done_tx.send(result.map_err(|err| format!("{err:#}")));
+    });
+    // The server goes away while the user is mid-line.
+    drop(accepted);
+    let result = done
+        .recv_timeout(STEP)
+        .expect("the session must end when the server closes, without waiting for input");
+    let err = result.unwrap_err();
+    assert!(err.contains("the server closed the connection"), "{err}");
+    session.join().unwrap();
+    drop(typing);
 }
 
 #[test]

@@ -147,7 +147,7 @@ fn run(args: Args) -> anyhow::Result<ExitCode> {
     if stdin.is_terminal() {
         client::interactive(
             &stream,
-            &mut stdin.lock(),
+            io::BufReader::new(stdin),
             &mut stdout.lock(),
             &mut io::stderr(),
             args.timeout,

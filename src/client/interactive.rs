@@ -1,15 +1,27 @@
 //! The terminal session: a prompt, a line typed, the line echoed, until `exit`, `quit` or Ctrl-D.
 
-use std::io::{BufRead, Write};
-use std::net::TcpStream;
+use std::io::{self, BufRead, Write};
+use std::net::{Shutdown, TcpStream};
+use std::os::fd::AsRawFd;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc};
+use std::thread;
 
-use anyhow::Context;
+use anyhow::{anyhow, Context};
 
 use super::round_trip;
 use crate::cli::Limit;
 
 /// Lines that end the session instead of being sent (on their own, surrounding blanks ignored).
 pub const QUIT_WORDS: [&str; 2] = ["exit", "quit"];
+
+/// What the session waits for: a line from the user, or the server going away.
+enum Event {
+    Line(Vec<u8>),
+    InputEnded,
+    InputFailed(io::Error),
+    ServerClosed,
+}
 
 /// Runs a line-at-a-time session: reads lines from `input`, sends each (newline included) and
 /// writes its echo to `output`; the banner and prompts go to `messages`.
@@ -18,9 +30,13 @@ pub const QUIT_WORDS: [&str; 2] = ["exit", "quit"];
 /// several TCP segments is still printed whole. An empty line is sent as its newline, so it is
 /// echoed too rather than waiting for a reply that never comes. Ends with `Ok` on `exit`, `quit`
 /// or end of input, with an error if the server goes away or stops answering for `timeout`.
+///
+/// Like netcat, and unlike the Python original, it notices a server that goes away while the
+/// user is still typing: the keyboard and the connection are watched at the same time (on two
+/// small threads), so the session ends at once instead of at the next line sent.
 pub fn interactive(
     stream: &TcpStream,
-    input: &mut impl BufRead,
+    input: impl BufRead + Send + 'static,
     output: &mut impl Write,
     messages: &mut impl Write,
     timeout: Limit,
@@ -33,30 +49,138 @@ pub fn interactive(
         messages,
         "connected to {peer}; type a line to send it, `exit`, `quit` or Ctrl-D to leave"
     );
-    let mut line = Vec::new();
+    // One line read ahead at most: the user's next line waits in the channel, not in memory.
+    let (events, next_event) = mpsc::sync_channel(1);
+    spawn_line_reader(input, events.clone())?;
+    let watcher = ServerWatcher::spawn(stream, events)?;
+    let result = session_loop(stream, &next_event, output, messages, timeout)
+        .with_context(|| format!("connection to {peer} lost"));
+    watcher.stop();
+    result
+}
+
+fn session_loop(
+    stream: &TcpStream,
+    next_event: &mpsc::Receiver<Event>,
+    output: &mut impl Write,
+    messages: &mut impl Write,
+    timeout: Limit,
+) -> anyhow::Result<()> {
     let mut echo = Vec::new();
     loop {
         let _ = write!(messages, "> ");
         let _ = messages.flush();
-        line.clear();
-        let read = input
-            .read_until(b'\n', &mut line)
-            .context("could not read standard input")?;
-        if read == 0 {
-            // Ctrl-D: end the prompt line so that the shell's prompt starts on a fresh line.
-            let _ = writeln!(messages);
-            return Ok(());
-        }
+        let line = match next_event.recv() {
+            Ok(Event::Line(line)) => line,
+            Ok(Event::InputEnded) | Err(_) => {
+                // Ctrl-D: end the prompt line so that the shell's prompt starts on a fresh line.
+                let _ = writeln!(messages);
+                return Ok(());
+            }
+            Ok(Event::InputFailed(err)) => {
+                return Err(anyhow::Error::new(err).context("could not read standard input"))
+            }
+            Ok(Event::ServerClosed) => {
+                let _ = writeln!(messages);
+                return Err(anyhow!("the server closed the connection"));
+            }
+        };
         if is_quit(&line) {
             return Ok(());
         }
         echo.resize(line.len(), 0);
-        round_trip(stream, &line, &mut echo, timeout)
-            .with_context(|| format!("connection to {peer} lost"))?;
+        round_trip(stream, &line, &mut echo, timeout)?;
         output
             .write_all(&echo)
             .and_then(|()| output.flush())
             .context("could not write to standard output")?;
+    }
+}
+
+/// Reads lines on a thread of its own, so that waiting for the keyboard never keeps the session
+/// from noticing the server.
+fn spawn_line_reader(
+    mut input: impl BufRead + Send + 'static,
+    events: mpsc::SyncSender<Event>,
+) -> anyhow::Result<()> {
+    thread::Builder::new()
+        .name("keyboard".into())
+        .spawn(move || loop {
+            let mut line = Vec::new();
+            let event = match input.read_until(b'\n', &mut line) {
+                Ok(0) => Event::InputEnded,
+                Ok(_) => Event::Line(line),
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
+                Err(err) => Event::InputFailed(err),
+            };
+            let last = !matches!(event, Event::Line(_));
+            if events.send(event).is_err() || last {
+                return;
+            }
+        })
+        .context("could not start the input thread")?;
+    Ok(())
+}
+
+/// Waits on the connection for the server's close (poll for POLLRDHUP), without reading, so the
+/// echoes stay for the session loop.
+struct ServerWatcher {
+    socket: TcpStream,
+    session_over: Arc<AtomicBool>,
+}
+
+impl ServerWatcher {
+    fn spawn(stream: &TcpStream, events: mpsc::SyncSender<Event>) -> anyhow::Result<Self> {
+        // A descriptor of its own, so that it stays valid for the watching thread whatever the
+        // caller does with `stream`.
+        let watched = stream
+            .try_clone()
+            .context("could not watch the connection")?;
+        let socket = stream
+            .try_clone()
+            .context("could not watch the connection")?;
+        let session_over = Arc::new(AtomicBool::new(false));
+        let over = Arc::clone(&session_over);
+        thread::Builder::new()
+            .name("server watch".into())
+            .spawn(move || {
+                if wait_for_hangup(&watched).is_ok() && !over.load(Ordering::SeqCst) {
+                    let _ = events.send(Event::ServerClosed);
+                }
+            })
+            .context("could not start the connection watcher")?;
+        Ok(Self {
+            socket,
+            session_over,
+        })
+    }
+
+    /// Ends the watch: the session is over and the connection is being closed anyway.
+    fn stop(self) {
+        self.session_over.store(true, Ordering::SeqCst);
+        // Wakes the watching thread's poll (POLLHUP), which then ends quietly.
+        let _ = self.socket.shutdown(Shutdown::Both);
+    }
+}
+
+/// Blocks until the peer has closed its side, the connection failed, or ours was shut down.
+fn wait_for_hangup(stream: &TcpStream) -> io::Result<()> {
+    let mut watch = libc::pollfd {
+        fd: stream.as_raw_fd(),
+        events: libc::POLLRDHUP,
+        revents: 0,
+    };
+    loop {
+        // SAFETY: poll(2) reads and writes exactly the one pollfd it is given, which lives on
+        // this stack frame for the whole call; the descriptor is owned by `stream`.
+        let ready = unsafe { libc::poll(&mut watch, 1, -1) };
+        if ready > 0 {
+            return Ok(());
+        }
+        let err = io::Error::last_os_error();
+        if err.kind() != io::ErrorKind::Interrupted {
+            return Err(err);
+        }
     }
 }
 
