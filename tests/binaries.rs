@@ -215,10 +215,8 @@ fn closed_standard_output_ends_the_client_quietly() {
     let mut first = [0u8; 10];
     stdout.read_exact(&mut first).unwrap();
     drop(stdout);
-    let mut stderr = child.stderr.take().unwrap();
     let status = wait_with_deadline(&mut child, STEP);
-    let mut errors = String::new();
-    stderr.read_to_string(&mut errors).unwrap();
+    let errors = common::stderr_of(&mut child);
     feeder.join().unwrap();
     assert!(status.success(), "status {status}, stderr: {errors}");
     assert_eq!(errors, "", "nothing on stderr when the output closes early");

@@ -135,13 +135,7 @@ fn unreadable_input_is_reported_instead_of_waiting_forever() {
         .spawn()
         .unwrap();
     let status = common::wait_with_deadline(&mut child, common::STEP);
-    let mut stderr = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .unwrap();
+    let stderr = common::stderr_of(&mut child);
     assert_eq!(status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("could not read the input"), "{stderr}");
     assert_eq!(stderr.lines().count(), 1, "{stderr}");

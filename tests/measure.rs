@@ -246,13 +246,7 @@ fn ctrl_c_ends_an_endless_ping_with_its_summary() {
     assert!(status.success(), "{status}: {out}");
     assert!(out.contains("ping statistics"), "{out}");
     assert!(out.contains("0 lost, 0 corrupted"), "{out}");
-    let mut stderr = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .unwrap();
+    let stderr = common::stderr_of(&mut child);
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
 
@@ -268,13 +262,7 @@ fn an_endless_ping_ends_quietly_when_its_output_closes() {
     }
     drop(stdout);
     let status = common::wait_with_deadline(&mut child, STEP);
-    let mut stderr = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .unwrap();
+    let stderr = common::stderr_of(&mut child);
     assert!(status.success(), "{status}: {stderr}");
     assert_eq!(stderr, "");
 }

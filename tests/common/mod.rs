@@ -373,3 +373,14 @@ pub fn limit_open_files(command: &mut Command, soft: u64, hard: u64) {
         });
     }
 }
+
+/// All that a finished child wrote on its piped standard error.
+pub fn stderr_of(child: &mut Child) -> String {
+    let mut text = String::new();
+    if let Some(mut stderr) = child.stderr.take() {
+        stderr
+            .read_to_string(&mut text)
+            .expect("read standard error");
+    }
+    text
+}
