@@ -1,7 +1,7 @@
 //! The terminal session: a prompt, a line typed, the line echoed, until `exit`, `quit` or Ctrl-D.
 
 use std::io::{self, BufRead, Write};
-use std::net::{Shutdown, TcpStream};
+use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
@@ -53,14 +53,15 @@ pub fn interactive(
     let (events, next_event) = mpsc::sync_channel(1);
     spawn_line_reader(input, events.clone())?;
     let watcher = ServerWatcher::spawn(stream, events)?;
-    let result = session_loop(stream, &next_event, output, messages, timeout)
+    let result = session_loop(stream, peer, &next_event, output, messages, timeout)
         .with_context(|| format!("connection to {peer} lost"));
-    watcher.stop();
+    watcher.stop(stream);
     result
 }
 
 fn session_loop(
     stream: &TcpStream,
+    peer: SocketAddr,
     next_event: &mpsc::Receiver<Event>,
     output: &mut impl Write,
     messages: &mut impl Write,
@@ -89,7 +90,7 @@ fn session_loop(
             return Ok(());
         }
         echo.resize(line.len(), 0);
-        round_trip(stream, &line, &mut echo, timeout)?;
+        round_trip(stream, peer, &line, &mut echo, timeout)?;
         output
             .write_all(&echo)
             .and_then(|()| output.flush())
@@ -125,7 +126,6 @@ fn spawn_line_reader(
 /// Waits on the connection for the server's close (poll for POLLRDHUP), without reading, so the
 /// echoes stay for the session loop.
 struct ServerWatcher {
-    socket: TcpStream,
     session_over: Arc<AtomicBool>,
 }
 
@@ -134,9 +134,6 @@ impl ServerWatcher {
         // A descriptor of its own, so that it stays valid for the watching thread whatever the
         // caller does with `stream`.
         let watched = stream
-            .try_clone()
-            .context("could not watch the connection")?;
-        let socket = stream
             .try_clone()
             .context("could not watch the connection")?;
         let session_over = Arc::new(AtomicBool::new(false));
@@ -149,17 +146,15 @@ impl ServerWatcher {
                 }
             })
             .context("could not start the connection watcher")?;
-        Ok(Self {
-            socket,
-            session_over,
-        })
+        Ok(Self { session_over })
     }
 
-    /// Ends the watch: the session is over and the connection is being closed anyway.
-    fn stop(self) {
+    /// Ends the watch of `stream`: the session is over and the connection is being closed
+    /// anyway.
+    fn stop(self, stream: &TcpStream) {
         self.session_over.store(true, Ordering::SeqCst);
         // Wakes the watching thread's poll (POLLHUP), which then ends quietly.
-        let _ = self.socket.shutdown(Shutdown::Both);
+        let _ = stream.shutdown(Shutdown::Both);
     }
 }
 

@@ -16,10 +16,13 @@ pub fn message(
     output: &mut impl Write,
     timeout: Limit,
 ) -> anyhow::Result<()> {
+    let peer = stream
+        .peer_addr()
+        .context("could not read the server's address")?;
     let mut line = text.as_bytes().to_vec();
     line.push(b'\n');
     let mut echo = vec![0; line.len()];
-    round_trip(stream, &line, &mut echo, timeout)?;
+    round_trip(stream, peer, &line, &mut echo, timeout)?;
     output
         .write_all(&echo)
         .and_then(|()| output.flush())

@@ -87,18 +87,19 @@ impl ShortRead {
     }
 }
 
-/// Sends `payload` and reads its echo into `echo` (which must be as long), the round trip every
-/// line-at-a-time mode makes.
+/// Sends `payload` to `peer` over `stream` and reads its echo into `echo` (which must be as
+/// long), the round trip every line-at-a-time mode makes.
 pub(crate) fn round_trip(
     stream: &TcpStream,
+    peer: std::net::SocketAddr,
     payload: &[u8],
     echo: &mut [u8],
     timeout: Limit,
 ) -> anyhow::Result<()> {
+    use crate::dump::{trace_chunk, Direction};
     use anyhow::Context;
     use std::io::Write;
     debug_assert_eq!(payload.len(), echo.len());
-    let peer = stream.peer_addr().ok();
     (&*stream)
         .write_all(payload)
         .map_err(|err| match crate::net::is_timeout(&err) {
@@ -108,12 +109,8 @@ pub(crate) fn round_trip(
             false => anyhow::Error::new(err),
         })
         .context("sending failed")?;
-    if let Some(peer) = peer {
-        crate::dump::trace_chunk(peer, crate::dump::Direction::Sent, payload);
-    }
+    trace_chunk(peer, Direction::Sent, payload);
     read_full(stream, echo).map_err(|short| short.describe(payload.len(), timeout))?;
-    if let Some(peer) = peer {
-        crate::dump::trace_chunk(peer, crate::dump::Direction::Received, echo);
-    }
+    trace_chunk(peer, Direction::Received, echo);
     Ok(())
 }
