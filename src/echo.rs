@@ -4,11 +4,8 @@
 //! newline handling, no text decoding, so the echo is byte-transparent (RFC 862), and one read is
 //! never assumed to be one of the client's writes.
 
-use std::io::{self, Write};
-use std::mem::MaybeUninit;
+use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-
-use socket2::SockRef;
 
 use crate::dump::{trace_chunk, Direction};
 use crate::net::is_timeout;
@@ -22,14 +19,14 @@ pub const ECHO_BUFFER_SIZE: usize = 64 * 1024;
 /// What a client's buffer starts at: enough for any typed line or small message.
 ///
 /// Thousands of idle or chatty clients each cost a fraction of a page this way, where a 64 KiB
-/// buffer from the start would cost at least the page its data lands on. A client whose read
+/// buffer from the start would cost 64 KiB of zeroed memory each. A client whose read
 /// fills the buffer is streaming, and its buffer grows once, to [`ECHO_BUFFER_SIZE`].
 pub const INITIAL_ECHO_BUFFER_SIZE: usize = 1024;
 
 /// The buffer a client's echo loop reads into: memory per client is at most
 /// [`ECHO_BUFFER_SIZE`], whatever the client sends.
 pub struct EchoBuffer {
-    bytes: Box<[MaybeUninit<u8>]>,
+    bytes: Vec<u8>,
     max: usize,
 }
 
@@ -43,8 +40,9 @@ impl EchoBuffer {
     pub fn with_sizes(initial: usize, max: usize) -> Self {
         let max = max.max(1);
         Self {
-            // Uninitialised: zero-filling would make every page resident up front.
-            bytes: Box::new_uninit_slice(initial.clamp(1, max)),
+            // Zero-filled, as safe Rust requires before a read: 1 KiB costs nothing measurable,
+            // and the 64 KiB of a streaming client are written once, when it grows.
+            bytes: vec![0; initial.clamp(1, max)],
             max,
         }
     }
@@ -56,19 +54,14 @@ impl EchoBuffer {
 
     /// Reads once from `stream` into the buffer and returns the bytes that arrived (empty at end
     /// of stream).
-    fn recv_from(&mut self, stream: &TcpStream) -> io::Result<&[u8]> {
-        let received = SockRef::from(stream).recv(&mut self.bytes)?;
+    fn recv_from(&mut self, mut stream: &TcpStream) -> io::Result<&[u8]> {
+        let received = stream.read(&mut self.bytes)?;
         if received == self.bytes.len() && received < self.max {
             // A full read means more is waiting: the client streams, give it the large buffer.
-            // The bytes already read move to the new buffer's start.
-            let mut larger = Box::new_uninit_slice(self.max);
-            larger[..received].copy_from_slice(&self.bytes[..received]);
-            self.bytes = larger;
+            // The bytes already read stay at its start.
+            self.bytes.resize(self.max, 0);
         }
-        // SAFETY: recv(2) has written `received` bytes at the start of the buffer (and a growth
-        // above copied exactly those), so that prefix is initialised; `received` is at most the
-        // length of the slice recv was given, which is at most the current length.
-        Ok(unsafe { std::slice::from_raw_parts(self.bytes.as_ptr().cast::<u8>(), received) })
+        Ok(&self.bytes[..received])
     }
 }
 

@@ -34,12 +34,15 @@
 //!
 //! **Support.** [`net`] holds address resolution, the listening socket and connecting; [`cli`]
 //! the options both binaries share; [`pattern`] reproducible pseudo-random payloads that are
-//! checked on the way back without keeping a copy; [`signals`] the stop requests of Ctrl-C.
+//! checked on the way back without keeping a copy; [`signals`] the stop requests of Ctrl-C;
+//! [`sys`] everything that differs between Linux, macOS and Windows, and the only `unsafe`.
 //!
 //! Errors: functions that a user's action can make fail return [`anyhow::Result`] with the
 //! address and the step in the context; the byte loops report [`std::io::Error`]s. Nothing
 //! panics on I/O.
 #![warn(missing_docs)]
+// Only `sys`, the one seam to the operating system, may use `unsafe`.
+#![deny(unsafe_code)]
 
 pub mod bench;
 pub mod cli;
@@ -51,3 +54,5 @@ pub mod pattern;
 pub mod ping;
 pub mod server;
 pub mod signals;
+#[allow(unsafe_code)]
+pub mod sys;

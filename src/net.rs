@@ -33,12 +33,12 @@ pub fn resolve(host: &str, port: u16) -> anyhow::Result<Vec<SocketAddr>> {
 
 /// Creates a listening socket on `addr`: Python's `socket()`, `bind()` and `listen()` in one.
 ///
-/// `SO_REUSEADDR` lets a restarted server bind again while old connections sit in TIME_WAIT (it
-/// does not allow two servers on one port on Linux); an IPv6 socket listens on IPv6 only so that
-/// `::` and `0.0.0.0` behave alike on every system.
+/// The port is claimed on each system's terms ([`crate::sys::claim_listening_port`]: a restarted
+/// server binds again at once, and no second server can take a port in use); an IPv6 socket
+/// listens on IPv6 only so that `::` and `0.0.0.0` behave alike on every system.
 pub fn listen(addr: SocketAddr) -> io::Result<TcpListener> {
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
-    socket.set_reuse_address(true)?;
+    crate::sys::claim_listening_port(&socket)?;
     if addr.is_ipv6() {
         socket.set_only_v6(true)?;
     }
@@ -142,36 +142,4 @@ pub fn is_timeout(err: &io::Error) -> bool {
         err.kind(),
         io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
     )
-}
-
-/// Raises this process's soft limit on open files towards what `sockets` connections need (one
-/// descriptor each plus a margin), never above the hard limit; returns the limit now in force.
-///
-/// Many systems start processes with a soft limit of 1024, below the server's default
-/// `--max-clients` and below what a large `bench -c` opens; like most servers and load
-/// generators, soc asks for what it needs rather than failing at the thousandth socket.
-pub fn raise_open_file_limit(sockets: usize) -> io::Result<u64> {
-    /// Descriptors beyond the sockets: standard streams, the listener, signal pipes, event loops.
-    const MARGIN: u64 = 64;
-    let mut limit = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit writes one rlimit struct, which `limit` is.
-    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    let wanted = (sockets as u64).saturating_add(MARGIN);
-    let soft = limit.rlim_cur;
-    if soft >= wanted {
-        return Ok(soft);
-    }
-    let raised = wanted.min(limit.rlim_max);
-    limit.rlim_cur = raised;
-    // SAFETY: setrlimit reads one rlimit struct, which `limit` is.
-    if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    log::debug!("open-file limit raised from {soft} to {raised}");
-    Ok(raised)
 }

@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 use std::io;
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::{self, JoinHandle};
@@ -15,10 +15,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use log::{debug, error, info, warn};
-use socket2::SockRef;
 
 use crate::cli::Limit;
 use crate::echo::{echo_until_eof, EchoBuffer, EchoEnd};
+use crate::sys::{classify_accept_error, AcceptErrorClass};
 
 /// Stack size of a client thread.
 ///
@@ -30,6 +30,10 @@ pub const CLIENT_STACK_SIZE: usize = 128 * 1024;
 /// How long the accept loop waits before trying again when the system is out of file
 /// descriptors or memory: long enough not to burn a core, short enough to serve soon after.
 const RESOURCE_BACKOFF: Duration = Duration::from_millis(50);
+
+/// How long a shutdown waits for its wake-up connection to the listener; on loopback it takes
+/// microseconds, and only a listener whose queue is full could make it wait at all.
+const WAKE_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// How often a repeated warning (an accept error, a rejected client) is logged at most.
 const WARNING_INTERVAL: Duration = Duration::from_secs(1);
@@ -99,6 +103,7 @@ struct ClientEntry {
 /// State shared by the accept loop, the client threads and shutdown handles.
 struct Shared {
     listener: TcpListener,
+    local_addr: SocketAddr,
     shutting_down: AtomicBool,
     stats: Stats,
     clients: Mutex<HashMap<u64, ClientEntry>>,
@@ -149,10 +154,13 @@ impl ShutdownHandle {
         if self.shared.shutting_down.swap(true, Ordering::SeqCst) {
             return;
         }
-        // Shutting down a listening socket makes a blocked accept() return at once (EINVAL on
-        // Linux), which is how the accept loop notices without polling.
-        if let Err(err) = SockRef::from(&self.shared.listener).shutdown(std::net::Shutdown::Both) {
-            debug!("shutting down the listening socket: {err}");
+        // A thread blocked in accept() is woken by what it waits for: one connection. (Shutting
+        // the listener down wakes it on Linux only; macOS and Windows leave it blocked.) The
+        // accept loop sees the flag as soon as accept() returns and drops this connection
+        // uncounted.
+        let target = wake_address(self.shared.local_addr);
+        if let Err(err) = TcpStream::connect_timeout(&target, WAKE_TIMEOUT) {
+            warn!("could not wake the accept loop through {target}: {err}");
         }
     }
 
@@ -194,6 +202,7 @@ impl Server {
         Ok(Server {
             shared: Arc::new(Shared {
                 listener,
+                local_addr,
                 shutting_down: AtomicBool::new(false),
                 stats: Stats::default(),
                 clients: Mutex::new(HashMap::new()),
@@ -233,14 +242,16 @@ impl Server {
         let mut reject_warnings = RateLimited::new(WARNING_INTERVAL);
         while !shared.shutting_down.load(Ordering::SeqCst) {
             let (stream, peer) = match shared.listener.accept() {
+                // Possibly the shutdown's own wake-up connection: not a client.
+                Ok(_) if shared.shutting_down.load(Ordering::SeqCst) => break,
                 Ok(accepted) => accepted,
                 Err(err) => {
                     if shared.shutting_down.load(Ordering::SeqCst) {
                         break;
                     }
-                    match AcceptError::classify(&err) {
-                        AcceptError::Connection => debug!("accept: {err} (skipped)"),
-                        AcceptError::Resources | AcceptError::Other => {
+                    match classify_accept_error(&err) {
+                        AcceptErrorClass::Connection => debug!("accept: {err} (skipped)"),
+                        AcceptErrorClass::Resources | AcceptErrorClass::Other => {
                             accept_warnings
                                 .warn(|again| format!("accept failed: {err}, retrying{again}"));
                             thread::sleep(RESOURCE_BACKOFF);
@@ -328,6 +339,17 @@ impl Server {
         info!("stopped: {stats}");
         stats
     }
+}
+
+/// Where to connect to reach a listener on `addr`: the address itself, or loopback of the same
+/// family for a wildcard (`0.0.0.0`, `::`), which cannot be connected to.
+fn wake_address(addr: SocketAddr) -> SocketAddr {
+    let ip = match addr.ip() {
+        ip if !ip.is_unspecified() => ip,
+        IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::LOCALHOST),
+    };
+    SocketAddr::new(ip, addr.port())
 }
 
 /// The warning for a listening address that is reachable from other machines, if it is.
@@ -431,42 +453,6 @@ impl Drop for ClientGuard {
             error!("{}: the client's thread panicked; closing it", self.peer);
         }
         self.release_once();
-    }
-}
-
-/// What an accept() error means for the accept loop.
-enum AcceptError {
-    /// This one connection failed before we got it: skip it.
-    Connection,
-    /// The process or system is out of descriptors or memory: back off and retry.
-    Resources,
-    /// Anything else: log, back off, retry; the loop never ends on an error.
-    Other,
-}
-
-impl AcceptError {
-    fn classify(err: &io::Error) -> AcceptError {
-        match err.raw_os_error() {
-            Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM) => {
-                AcceptError::Resources
-            }
-            Some(
-                libc::ECONNABORTED
-                | libc::ECONNRESET
-                | libc::EPROTO
-                | libc::EPERM
-                | libc::EINTR
-                | libc::EAGAIN
-                | libc::ENETDOWN
-                | libc::ENOPROTOOPT
-                | libc::EHOSTDOWN
-                | libc::ENONET
-                | libc::EHOSTUNREACH
-                | libc::EOPNOTSUPP
-                | libc::ENETUNREACH,
-            ) => AcceptError::Connection,
-            _ => AcceptError::Other,
-        }
     }
 }
 
@@ -575,6 +561,14 @@ mod tests {
                 "{private}"
             );
         }
+    }
+
+    #[test]
+    fn a_wildcard_listener_is_woken_through_loopback() {
+        let wake = |addr: &str| wake_address(addr.parse().unwrap()).to_string();
+        assert_eq!(wake("0.0.0.0:7"), "127.0.0.1:7");
+        assert_eq!(wake("[::]:7"), "[::1]:7");
+        assert_eq!(wake("127.0.0.2:7"), "127.0.0.2:7");
     }
 
     #[test]

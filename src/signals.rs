@@ -1,50 +1,40 @@
-//! SIGINT and SIGTERM: the first one asks for a clean stop, a second one ends the process at once.
+//! Stop requests (Ctrl-C everywhere, SIGTERM on Unix, Ctrl-Break and console close on Windows):
+//! the first one asks for a clean stop, a second one ends the process at once.
 
 use std::io;
+use std::sync::Mutex;
 use std::thread;
 
-use signal_hook::consts::{SIGINT, SIGTERM};
-use signal_hook::iterator::Signals;
+pub use crate::sys::StopSignal;
 
-/// Calls `on_first` the first time SIGINT or SIGTERM arrives; a second signal exits the process
-/// at once with the shell's code for it (128 + the signal number).
+/// Calls `on_first` the first time a stop request arrives; a second request exits the process
+/// at once with the shell's code for it ([`StopSignal::exit_code`]).
 ///
-/// The handler only forwards signals to a thread, so `on_first` may do anything (log, take
-/// locks, shut sockets down), which a signal handler may not. `on_first` runs on a thread of its
-/// own: if the clean stop it starts gets stuck (a blocked standard error, say), the second signal
-/// is still heard and still ends the process.
-pub fn on_termination(on_first: impl FnOnce(i32) + Send + 'static) -> io::Result<()> {
-    let mut signals = Signals::new([SIGINT, SIGTERM])?;
-    thread::Builder::new()
-        .name("signals".into())
-        .spawn(move || {
-            let mut on_first = Some(on_first);
-            for signal in signals.forever() {
-                match on_first.take() {
-                    Some(first) => {
-                        let started = thread::Builder::new()
-                            .name("shutdown".into())
-                            .spawn(move || first(signal));
-                        if started.is_err() {
-                            // No thread to stop cleanly with: stop now.
-                            std::process::exit(128 + signal);
-                        }
-                    }
-                    // Nothing is logged here: logging may be what the clean stop is stuck on.
-                    None => std::process::exit(128 + signal),
+/// Requests are forwarded to a thread, never handled in a signal handler, so `on_first` may do
+/// anything (log, take locks, shut sockets down). `on_first` runs on a thread of its own: if the
+/// clean stop it starts gets stuck (a blocked standard error, say), the second request is still
+/// heard and still ends the process.
+pub fn on_termination(on_first: impl FnOnce(StopSignal) + Send + 'static) -> io::Result<()> {
+    let on_first = Mutex::new(Some(on_first));
+    crate::sys::on_stop_signals(move |signal| {
+        let first = on_first
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .take();
+        match first {
+            Some(first) => {
+                let started = thread::Builder::new()
+                    .name("shutdown".into())
+                    .spawn(move || first(signal));
+                if started.is_err() {
+                    // No thread to stop cleanly with: stop now.
+                    std::process::exit(signal.exit_code());
                 }
             }
-        })?;
-    Ok(())
-}
-
-/// A readable name for the signals this module handles.
-pub fn name(signal: i32) -> &'static str {
-    match signal {
-        SIGINT => "SIGINT",
-        SIGTERM => "SIGTERM",
-        _ => "signal",
-    }
+            // Nothing is logged here: logging may be what the clean stop is stuck on.
+            None => std::process::exit(signal.exit_code()),
+        }
+    })
 }
 
 /// A request to stop that long-running loops (ping, bench) check between steps, and that wakes

@@ -203,7 +203,7 @@ fn run_bench(args: &Args, bench: &BenchArgs) -> anyhow::Result<ExitCode> {
             args.connect_timeout,
         )?),
         None => {
-            if let Err(err) = soc::net::raise_open_file_limit(bench.connections as usize) {
+            if let Err(err) = soc::sys::raise_open_file_limit(bench.connections as usize) {
                 log::warn!("could not read or raise the open-file limit: {err}");
             }
             let options = PingPongOptions {

@@ -9,11 +9,13 @@ use anyhow::Context;
 use clap::Parser;
 use soc::cli::{parse_limit, Endpoint, Limit, Verbosity};
 use soc::server::{Server, ServerConfig};
+use soc::sys::OpenFileLimit;
 
 /// TCP echo server: every byte a client sends comes back, unchanged and in order.
 ///
 /// Prints `listening on ADDR` on standard output once it accepts connections; logs go to
-/// standard error. Stops cleanly on Ctrl-C or SIGTERM (a second one stops it at once).
+/// standard error. Stops cleanly on Ctrl-C (or SIGTERM, or Ctrl-Break on Windows); a second
+/// one stops it at once.
 #[derive(Debug, Parser)]
 #[command(name = "soc_server", version)]
 struct Args {
@@ -46,8 +48,8 @@ fn main() -> ExitCode {
 }
 
 fn run(args: Args) -> anyhow::Result<()> {
-    match soc::net::raise_open_file_limit(args.max_clients as usize) {
-        Ok(limit) if limit < u64::from(args.max_clients) => log::warn!(
+    match soc::sys::raise_open_file_limit(args.max_clients as usize) {
+        Ok(OpenFileLimit::Limited(limit)) if limit < u64::from(args.max_clients) => log::warn!(
             "the open-file limit is {limit}, below --max-clients {}: clients beyond it will \
              wait in the listen queue",
             args.max_clients
@@ -64,7 +66,7 @@ fn run(args: Args) -> anyhow::Result<()> {
     soc::signals::on_termination(move |signal| {
         // Stop first, log second: the stop must not wait on standard error.
         handle.shutdown();
-        log::info!("{} received: shutting down", soc::signals::name(signal));
+        log::info!("{} received: shutting down", signal.name());
     })
     .context("could not install the signal handlers")?;
 

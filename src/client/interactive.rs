@@ -1,39 +1,51 @@
-//! The terminal session: a prompt, a line typed, the line echoed, until `exit`, `quit` or Ctrl-D.
+//! The terminal session: a prompt, a line typed, the line echoed, until `exit`, `quit` or end of
+//! input (Ctrl-D; Ctrl-Z then Enter on Windows).
 
-use std::io::{self, BufRead, Write};
+use std::collections::VecDeque;
+use std::io::{self, BufRead, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
-use std::os::fd::AsRawFd;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{mpsc, Arc};
+use std::sync::mpsc::{self, RecvTimeoutError};
 use std::thread;
 
 use anyhow::{anyhow, Context};
 
-use super::round_trip;
+use super::{send_all, ShortRead, ShortReadCause};
 use crate::cli::Limit;
+use crate::dump::{trace_chunk, Direction};
 
 /// Lines that end the session instead of being sent (on their own, surrounding blanks ignored).
 pub const QUIT_WORDS: [&str; 2] = ["exit", "quit"];
 
-/// What the session waits for: a line from the user, or the server going away.
+/// Events the session waits for, from the keyboard thread and the connection's reader thread,
+/// in one channel so that one wait sees whichever comes first.
 enum Event {
     Line(Vec<u8>),
     InputEnded,
     InputFailed(io::Error),
+    Echo(Vec<u8>),
     ServerClosed,
+    ConnectionFailed(io::Error),
 }
+
+/// Events queued at most: the reader blocks beyond that, and TCP holds the rest.
+const EVENT_QUEUE: usize = 16;
+
+/// Bytes the reader thread takes from the connection at a time.
+const READ_CHUNK: usize = 4096;
 
 /// Runs a line-at-a-time session: reads lines from `input`, sends each (newline included) and
 /// writes its echo to `output`; the banner and prompts go to `messages`.
 ///
-/// Each reply is read until as many bytes as were sent have come back, so a line split across
-/// several TCP segments is still printed whole. An empty line is sent as its newline, so it is
-/// echoed too rather than waiting for a reply that never comes. Ends with `Ok` on `exit`, `quit`
-/// or end of input, with an error if the server goes away or stops answering for `timeout`.
+/// Each reply is gathered until as many bytes as were sent have come back, so a line split
+/// across several TCP segments is still printed whole. An empty line is sent as its newline, so
+/// it is echoed too rather than waiting for a reply that never comes. A line typed on a Windows
+/// console ends in `\r\n`; it is sent with `\n`, as on every other system, so the same session
+/// sends the same bytes everywhere. Ends with `Ok` on `exit`, `quit` or end of input, with an
+/// error if the server goes away or stops answering for `timeout`.
 ///
 /// Like netcat, and unlike the Python original, it notices a server that goes away while the
-/// user is still typing: the keyboard and the connection are watched at the same time (on two
-/// small threads), so the session ends at once instead of at the next line sent.
+/// user is still typing: one thread reads the keyboard, another owns the connection's read side,
+/// and both report to the session, which so hears at once whichever speaks first.
 pub fn interactive(
     stream: &TcpStream,
     input: impl BufRead + Send + 'static,
@@ -49,60 +61,149 @@ pub fn interactive(
         messages,
         "connected to {peer}; type a line to send it, `exit`, `quit` or Ctrl-D to leave"
     );
-    // One line read ahead at most: the user's next line waits in the channel, not in memory.
-    let (events, next_event) = mpsc::sync_channel(1);
-    spawn_line_reader(input, events.clone())?;
-    let watcher = ServerWatcher::spawn(stream, events)?;
-    let result = session_loop(stream, peer, &next_event, output, messages, timeout)
+    let (events, next_event) = mpsc::sync_channel(EVENT_QUEUE);
+    let (permits, permit) = mpsc::channel();
+    spawn_line_reader(input, events.clone(), permit)?;
+    spawn_connection_reader(stream, peer, events)?;
+    let mut session = Session {
+        stream,
+        peer,
+        next_event,
+        permits,
+        held: VecDeque::new(),
+        timeout,
+    };
+    let result = session
+        .run(output, messages)
         .with_context(|| format!("connection to {peer} lost"));
-    watcher.stop(stream);
+    // Wakes the reader thread (its read returns), which then ends quietly.
+    let _ = stream.shutdown(Shutdown::Both);
     result
 }
 
-fn session_loop(
-    stream: &TcpStream,
+struct Session<'a> {
+    stream: &'a TcpStream,
     peer: SocketAddr,
-    next_event: &mpsc::Receiver<Event>,
-    output: &mut impl Write,
-    messages: &mut impl Write,
+    next_event: mpsc::Receiver<Event>,
+    /// One permit lets the keyboard thread read one more line: it never reads ahead of the
+    /// session, so a line typed while an echo is awaited waits in the terminal, not in memory.
+    permits: mpsc::Sender<()>,
+    /// Keyboard events that arrived while an echo was awaited (at most one, by the permits).
+    held: VecDeque<Event>,
     timeout: Limit,
-) -> anyhow::Result<()> {
-    let mut echo = Vec::new();
-    loop {
-        let _ = write!(messages, "> ");
-        let _ = messages.flush();
-        let line = match next_event.recv() {
-            Ok(Event::Line(line)) => line,
-            Ok(Event::InputEnded) | Err(_) => {
-                // Ctrl-D: end the prompt line so that the shell's prompt starts on a fresh line.
-                let _ = writeln!(messages);
+}
+
+impl Session<'_> {
+    fn run(&mut self, output: &mut impl Write, messages: &mut impl Write) -> anyhow::Result<()> {
+        loop {
+            let _ = write!(messages, "> ");
+            let _ = messages.flush();
+            let Some(line) = self.next_line(output, messages)? else {
+                return Ok(());
+            };
+            if is_quit(&line) {
                 return Ok(());
             }
-            Ok(Event::InputFailed(err)) => {
-                return Err(anyhow::Error::new(err).context("could not read standard input"))
-            }
-            Ok(Event::ServerClosed) => {
-                let _ = writeln!(messages);
-                return Err(anyhow!("the server closed the connection"));
-            }
-        };
-        if is_quit(&line) {
-            return Ok(());
+            send_all(self.stream, self.peer, &line, self.timeout)?;
+            let echo = self.await_echo(line.len())?;
+            output
+                .write_all(&echo)
+                .and_then(|()| output.flush())
+                .context("could not write to standard output")?;
+            let _ = self.permits.send(());
         }
-        echo.resize(line.len(), 0);
-        round_trip(stream, peer, &line, &mut echo, timeout)?;
-        output
-            .write_all(&echo)
-            .and_then(|()| output.flush())
-            .context("could not write to standard output")?;
+    }
+
+    /// The next line the user typed, or `None` at end of input.
+    fn next_line(
+        &mut self,
+        output: &mut impl Write,
+        messages: &mut impl Write,
+    ) -> anyhow::Result<Option<Vec<u8>>> {
+        loop {
+            let event = match self.held.pop_front() {
+                Some(event) => event,
+                None => self.next_event.recv().unwrap_or(Event::InputEnded),
+            };
+            match event {
+                Event::Line(line) => return Ok(Some(typed_line(line))),
+                Event::InputEnded => {
+                    // Ctrl-D: end the prompt line so that the shell's prompt starts on a fresh
+                    // line.
+                    let _ = writeln!(messages);
+                    return Ok(None);
+                }
+                Event::InputFailed(err) => {
+                    return Err(anyhow::Error::new(err).context("could not read standard input"))
+                }
+                Event::ServerClosed => {
+                    let _ = writeln!(messages);
+                    return Err(anyhow!("the server closed the connection"));
+                }
+                Event::ConnectionFailed(err) => {
+                    let _ = writeln!(messages);
+                    return Err(anyhow::Error::new(err).context("the connection failed"));
+                }
+                // Bytes nobody asked for: show them, as netcat would.
+                Event::Echo(bytes) => output
+                    .write_all(&bytes)
+                    .and_then(|()| output.flush())
+                    .context("could not write to standard output")?,
+            }
+        }
+    }
+
+    /// Gathers the echo until `expected` bytes are in, waiting at most `timeout` for each piece.
+    fn await_echo(&mut self, expected: usize) -> anyhow::Result<Vec<u8>> {
+        let mut echo = Vec::with_capacity(expected);
+        while echo.len() < expected {
+            let waited = match self.timeout.as_option() {
+                Some(limit) => self.next_event.recv_timeout(limit),
+                None => self
+                    .next_event
+                    .recv()
+                    .map_err(|_| RecvTimeoutError::Disconnected),
+            };
+            let cause = match waited {
+                Ok(Event::Echo(bytes)) => {
+                    echo.extend_from_slice(&bytes);
+                    continue;
+                }
+                Ok(keyboard @ (Event::Line(_) | Event::InputEnded | Event::InputFailed(_))) => {
+                    self.held.push_back(keyboard);
+                    continue;
+                }
+                Ok(Event::ServerClosed) | Err(RecvTimeoutError::Disconnected) => {
+                    ShortReadCause::Closed
+                }
+                Ok(Event::ConnectionFailed(err)) => ShortReadCause::Failed(err),
+                Err(RecvTimeoutError::Timeout) => ShortReadCause::TimedOut,
+            };
+            let short = ShortRead {
+                received: echo.len(),
+                cause,
+            };
+            return Err(short.describe(expected, self.timeout));
+        }
+        Ok(echo)
     }
 }
 
-/// Reads lines on a thread of its own, so that waiting for the keyboard never keeps the session
-/// from noticing the server.
+/// A typed line as it is sent: a Windows console's `\r\n` becomes `\n`.
+fn typed_line(mut line: Vec<u8>) -> Vec<u8> {
+    if line.ends_with(b"\r\n") {
+        line.truncate(line.len() - 2);
+        line.push(b'\n');
+    }
+    line
+}
+
+/// Reads lines on a thread of its own, one per permit, so that waiting for the keyboard never
+/// keeps the session from noticing the server.
 fn spawn_line_reader(
     mut input: impl BufRead + Send + 'static,
     events: mpsc::SyncSender<Event>,
+    permit: mpsc::Receiver<()>,
 ) -> anyhow::Result<()> {
     thread::Builder::new()
         .name("keyboard".into())
@@ -115,7 +216,7 @@ fn spawn_line_reader(
                 Err(err) => Event::InputFailed(err),
             };
             let last = !matches!(event, Event::Line(_));
-            if events.send(event).is_err() || last {
+            if events.send(event).is_err() || last || permit.recv().is_err() {
                 return;
             }
         })
@@ -123,60 +224,48 @@ fn spawn_line_reader(
     Ok(())
 }
 
-/// Waits on the connection for the server's close (poll for POLLRDHUP), without reading, so the
-/// echoes stay for the session loop.
-struct ServerWatcher {
-    session_over: Arc<AtomicBool>,
-}
-
-impl ServerWatcher {
-    fn spawn(stream: &TcpStream, events: mpsc::SyncSender<Event>) -> anyhow::Result<Self> {
-        // A descriptor of its own, so that it stays valid for the watching thread whatever the
-        // caller does with `stream`.
-        let watched = stream
-            .try_clone()
-            .context("could not watch the connection")?;
-        let session_over = Arc::new(AtomicBool::new(false));
-        let over = Arc::clone(&session_over);
-        thread::Builder::new()
-            .name("server watch".into())
-            .spawn(move || {
-                if wait_for_hangup(&watched).is_ok() && !over.load(Ordering::SeqCst) {
-                    let _ = events.send(Event::ServerClosed);
+/// Owns the connection's read side on a thread of its own: every chunk that arrives, the close
+/// and a failure become events. This works the same on every system, where waiting for a hang-up
+/// without reading (poll's POLLRDHUP) is Linux's alone.
+fn spawn_connection_reader(
+    stream: &TcpStream,
+    peer: SocketAddr,
+    events: mpsc::SyncSender<Event>,
+) -> anyhow::Result<()> {
+    // A handle of its own, valid for the thread whatever the caller does with `stream`; the
+    // session's shutdown of `stream` still wakes it, as both name one socket.
+    let mut reader = stream
+        .try_clone()
+        .context("could not watch the connection")?;
+    thread::Builder::new()
+        .name("connection".into())
+        .spawn(move || {
+            let mut buf = vec![0; READ_CHUNK];
+            loop {
+                let event = match reader.read(&mut buf) {
+                    Ok(0) => Event::ServerClosed,
+                    Ok(n) => {
+                        trace_chunk(peer, Direction::Received, &buf[..n]);
+                        Event::Echo(buf[..n].to_vec())
+                    }
+                    // The socket's read timeout is the session's per-echo limit, which the
+                    // session keeps itself; an idle user is not an error.
+                    Err(err)
+                        if err.kind() == io::ErrorKind::Interrupted
+                            || crate::net::is_timeout(&err) =>
+                    {
+                        continue
+                    }
+                    Err(err) => Event::ConnectionFailed(err),
+                };
+                let last = !matches!(event, Event::Echo(_));
+                if events.send(event).is_err() || last {
+                    return;
                 }
-            })
-            .context("could not start the connection watcher")?;
-        Ok(Self { session_over })
-    }
-
-    /// Ends the watch of `stream`: the session is over and the connection is being closed
-    /// anyway.
-    fn stop(self, stream: &TcpStream) {
-        self.session_over.store(true, Ordering::SeqCst);
-        // Wakes the watching thread's poll (POLLHUP), which then ends quietly.
-        let _ = stream.shutdown(Shutdown::Both);
-    }
-}
-
-/// Blocks until the peer has closed its side, the connection failed, or ours was shut down.
-fn wait_for_hangup(stream: &TcpStream) -> io::Result<()> {
-    let mut watch = libc::pollfd {
-        fd: stream.as_raw_fd(),
-        events: libc::POLLRDHUP,
-        revents: 0,
-    };
-    loop {
-        // SAFETY: poll(2) reads and writes exactly the one pollfd it is given, which lives on
-        // this stack frame for the whole call; the descriptor is owned by `stream`.
-        let ready = unsafe { libc::poll(&mut watch, 1, -1) };
-        if ready > 0 {
-            return Ok(());
-        }
-        let err = io::Error::last_os_error();
-        if err.kind() != io::ErrorKind::Interrupted {
-            return Err(err);
-        }
-    }
+            }
+        })
+        .context("could not start the connection reader")?;
+    Ok(())
 }
 
 fn is_quit(line: &[u8]) -> bool {
@@ -186,7 +275,7 @@ fn is_quit(line: &[u8]) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::is_quit;
+    use super::{is_quit, typed_line};
 
     #[test]
     fn quit_words_only_on_their_own() {
@@ -196,5 +285,13 @@ mod tests {
         assert!(!is_quit(b"exit now\n"));
         assert!(!is_quit(b"EXIT\n"));
         assert!(!is_quit(b"\n"));
+    }
+
+    #[test]
+    fn a_windows_line_ending_is_sent_as_a_newline() {
+        assert_eq!(typed_line(b"hello\r\n".to_vec()), b"hello\n");
+        assert_eq!(typed_line(b"hello\n".to_vec()), b"hello\n");
+        assert_eq!(typed_line(b"a\rb".to_vec()), b"a\rb");
+        assert_eq!(typed_line(b"\r\n".to_vec()), b"\n");
     }
 }

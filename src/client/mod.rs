@@ -10,14 +10,17 @@ mod interactive;
 mod message;
 mod pipe;
 
-use std::io::{self, Read};
-use std::net::TcpStream;
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+
+use anyhow::Context;
 
 pub use interactive::{interactive, QUIT_WORDS};
 pub use message::message;
 pub use pipe::{pipe, PipeReport};
 
 use crate::cli::Limit;
+use crate::dump::{trace_chunk, Direction};
 pub use crate::net::connect;
 
 /// Sets the client's progress timeout on both directions of `stream`: a read that gets nothing,
@@ -87,20 +90,15 @@ impl ShortRead {
     }
 }
 
-/// Sends `payload` to `peer` over `stream` and reads its echo into `echo` (which must be as
-/// long), the round trip every line-at-a-time mode makes.
-pub(crate) fn round_trip(
-    stream: &TcpStream,
-    peer: std::net::SocketAddr,
+/// Sends all of `payload` to `peer`; a send that makes no progress for the socket's write
+/// timeout (`timeout`) fails with a message saying so.
+pub(crate) fn send_all(
+    mut stream: &TcpStream,
+    peer: SocketAddr,
     payload: &[u8],
-    echo: &mut [u8],
     timeout: Limit,
 ) -> anyhow::Result<()> {
-    use crate::dump::{trace_chunk, Direction};
-    use anyhow::Context;
-    use std::io::Write;
-    debug_assert_eq!(payload.len(), echo.len());
-    (&*stream)
+    stream
         .write_all(payload)
         .map_err(|err| match crate::net::is_timeout(&err) {
             true => anyhow::anyhow!(
@@ -110,6 +108,20 @@ pub(crate) fn round_trip(
         })
         .context("sending failed")?;
     trace_chunk(peer, Direction::Sent, payload);
+    Ok(())
+}
+
+/// Sends `payload` to `peer` over `stream` and reads its echo into `echo` (which must be as
+/// long), the round trip of a one-line check.
+pub(crate) fn round_trip(
+    stream: &TcpStream,
+    peer: SocketAddr,
+    payload: &[u8],
+    echo: &mut [u8],
+    timeout: Limit,
+) -> anyhow::Result<()> {
+    debug_assert_eq!(payload.len(), echo.len());
+    send_all(stream, peer, payload, timeout)?;
     read_full(stream, echo).map_err(|short| short.describe(payload.len(), timeout))?;
     trace_chunk(peer, Direction::Received, echo);
     Ok(())

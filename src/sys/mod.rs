@@ -1,0 +1,116 @@
+//! Everything that differs between Linux, macOS and Windows, behind one portable interface.
+//!
+//! The rest of the crate has no `cfg` and no `unsafe`: what a system does its own way (the
+//! open-file limit, what an `accept()` error code means, how a listening socket guards its port,
+//! how a user asks a program to stop) is decided here, in [`unix`](self) or `windows.rs`, and
+//! nowhere else. A reader finds every platform difference by opening this folder.
+
+use std::io;
+
+#[cfg(unix)]
+mod unix;
+#[cfg(unix)]
+use unix as imp;
+
+#[cfg(windows)]
+mod windows;
+#[cfg(windows)]
+use windows as imp;
+
+/// What an `accept()` error means for the accept loop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AcceptErrorClass {
+    /// This one connection failed before we got it (aborted, reset while queued): skip it.
+    Connection,
+    /// The process or system is out of descriptors, buffers or memory: back off and retry.
+    Resources,
+    /// Anything else: log, back off, retry; the accept loop never ends on an error.
+    Other,
+}
+
+/// Sorts an `accept()` error by its raw OS code, which each system numbers its own way.
+pub fn classify_accept_error(err: &io::Error) -> AcceptErrorClass {
+    match err.raw_os_error() {
+        Some(code) => imp::classify_accept_error(code),
+        None => AcceptErrorClass::Other,
+    }
+}
+
+/// The per-process limit on open files (and so on sockets), after [`raise_open_file_limit`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OpenFileLimit {
+    /// At most this many descriptors (Unix's soft `RLIMIT_NOFILE`).
+    Limited(u64),
+    /// The system has no such per-process limit to raise (Windows: sockets are bounded by memory).
+    NotApplicable,
+}
+
+impl OpenFileLimit {
+    /// Whether `sockets` connections fit under the limit.
+    pub fn allows(self, sockets: u64) -> bool {
+        match self {
+            OpenFileLimit::Limited(limit) => limit >= sockets,
+            OpenFileLimit::NotApplicable => true,
+        }
+    }
+}
+
+/// Raises this process's soft limit on open files towards what `sockets` connections need (one
+/// descriptor each plus a margin), never above the hard limit; returns the limit now in force.
+///
+/// Many Unix systems start processes with a soft limit of 1024 (macOS: 256), below the server's
+/// default `--max-clients` and below what a large `bench -c` opens; like most servers and load
+/// generators, soc asks for what it needs rather than failing at the thousandth socket.
+pub fn raise_open_file_limit(sockets: usize) -> io::Result<OpenFileLimit> {
+    imp::raise_open_file_limit(sockets)
+}
+
+/// Makes a listening socket's port its own, on each system's terms, before `bind()`.
+///
+/// Unix: `SO_REUSEADDR`, so that a restarted server binds again while old connections sit in
+/// TIME_WAIT (it never lets two servers share a port there). Windows rebinds without it, and
+/// there `SO_REUSEADDR` would let a second program take a port in use; `SO_EXCLUSIVEADDRUSE`
+/// is its guard against exactly that.
+pub fn claim_listening_port(socket: &socket2::Socket) -> io::Result<()> {
+    imp::claim_listening_port(socket)
+}
+
+/// A user's request to stop, as each system delivers it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopSignal {
+    /// Ctrl-C: SIGINT on Unix, `CTRL_C_EVENT` on Windows.
+    Interrupt,
+    /// SIGTERM (Unix): `kill PID`, a service manager stopping the program.
+    Terminate,
+    /// Ctrl-Break (Windows), also what `taskkill` without `/F` and some consoles send.
+    Break,
+    /// The console window was closed (Windows): the system ends the process a few seconds later.
+    ConsoleClosed,
+}
+
+impl StopSignal {
+    /// The name users know it by, for the log.
+    pub fn name(self) -> &'static str {
+        match self {
+            StopSignal::Interrupt if cfg!(windows) => "Ctrl-C",
+            StopSignal::Interrupt => "SIGINT",
+            StopSignal::Terminate => "SIGTERM",
+            StopSignal::Break => "Ctrl-Break",
+            StopSignal::ConsoleClosed => "console close",
+        }
+    }
+
+    /// The exit code of a process that this request ended at once (the second request): what the
+    /// shell reports for a program killed that way (Unix: 128 + the signal number; Windows:
+    /// `STATUS_CONTROL_C_EXIT`).
+    pub fn exit_code(self) -> i32 {
+        imp::exit_code(self)
+    }
+}
+
+/// Calls `forward` for every stop request the process receives from now on (Ctrl-C everywhere;
+/// SIGTERM on Unix; Ctrl-Break and the console's close on Windows), on a thread where it may do
+/// anything: it is not a signal handler.
+pub fn on_stop_signals(forward: impl Fn(StopSignal) + Send + Sync + 'static) -> io::Result<()> {
+    imp::on_stop_signals(Box::new(forward))
+}

@@ -1,0 +1,129 @@
+//! Windows: Winsock error codes, `SO_EXCLUSIVEADDRUSE`, console control events; no open-file
+//! limit.
+
+use std::io;
+use std::os::windows::io::AsRawSocket;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use windows_sys::Win32::Networking::WinSock::{
+    setsockopt, SOL_SOCKET, SO_EXCLUSIVEADDRUSE, WSAECONNABORTED, WSAECONNREFUSED, WSAECONNRESET,
+    WSAEHOSTDOWN, WSAEHOSTUNREACH, WSAEINTR, WSAEMFILE, WSAENETDOWN, WSAENETRESET, WSAENETUNREACH,
+    WSAENOBUFS, WSAENOTCONN, WSAETIMEDOUT, WSAEWOULDBLOCK,
+};
+use windows_sys::Win32::System::Console::{
+    SetConsoleCtrlHandler, CTRL_BREAK_EVENT, CTRL_CLOSE_EVENT, CTRL_C_EVENT,
+};
+
+use super::{AcceptErrorClass, OpenFileLimit, StopSignal};
+
+/// `STATUS_CONTROL_C_EXIT`: the code Windows gives a console program ended by Ctrl-C.
+const STATUS_CONTROL_C_EXIT: u32 = 0xC000_013A;
+
+/// How long the console-close handler holds the process open for the clean stop: Windows ends
+/// the process when the handler returns, and at the latest about 5 s after the close.
+const CLOSE_GRACE: Duration = Duration::from_secs(4);
+
+pub(super) fn classify_accept_error(code: i32) -> AcceptErrorClass {
+    match code {
+        WSAEMFILE | WSAENOBUFS => AcceptErrorClass::Resources,
+        // Windows reports a connection reset or abandoned while it waited in the queue from
+        // accept() itself (where Linux hands it over and the first read fails).
+        WSAECONNRESET | WSAECONNABORTED | WSAECONNREFUSED | WSAENOTCONN | WSAENETRESET
+        | WSAETIMEDOUT | WSAEINTR | WSAEWOULDBLOCK | WSAENETDOWN | WSAEHOSTDOWN
+        | WSAEHOSTUNREACH | WSAENETUNREACH => AcceptErrorClass::Connection,
+        _ => AcceptErrorClass::Other,
+    }
+}
+
+pub(super) fn raise_open_file_limit(_sockets: usize) -> io::Result<OpenFileLimit> {
+    log::debug!("no open-file limit to raise on Windows: sockets are limited by memory only");
+    Ok(OpenFileLimit::NotApplicable)
+}
+
+pub(super) fn claim_listening_port(socket: &socket2::Socket) -> io::Result<()> {
+    let on: u32 = 1;
+    // SAFETY: setsockopt reads `optlen` bytes from `optval`, which points at `on`, alive for the
+    // call; the socket handle is owned by `socket`.
+    let rc = unsafe {
+        setsockopt(
+            socket.as_raw_socket() as _,
+            SOL_SOCKET,
+            SO_EXCLUSIVEADDRUSE,
+            (&on as *const u32).cast(),
+            std::mem::size_of::<u32>() as i32,
+        )
+    };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+pub(super) fn exit_code(_signal: StopSignal) -> i32 {
+    STATUS_CONTROL_C_EXIT as i32
+}
+
+type Forward = Box<dyn Fn(StopSignal) + Send + Sync>;
+
+/// Where the console handler sends what it receives; set once, by the first registration.
+static FORWARD: OnceLock<Forward> = OnceLock::new();
+
+pub(super) fn on_stop_signals(forward: Forward) -> io::Result<()> {
+    if FORWARD.set(forward).is_err() {
+        return Err(io::Error::new(
+            io::ErrorKind::AlreadyExists,
+            "stop signals are already handled",
+        ));
+    }
+    // SAFETY: registers a handler function that lives for the whole program.
+    if unsafe { SetConsoleCtrlHandler(Some(console_handler), 1) } == 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Runs on a thread Windows creates for each console event, so it may take locks and block.
+unsafe extern "system" fn console_handler(event: u32) -> i32 {
+    let signal = match event {
+        CTRL_C_EVENT => StopSignal::Interrupt,
+        CTRL_BREAK_EVENT => StopSignal::Break,
+        CTRL_CLOSE_EVENT => StopSignal::ConsoleClosed,
+        // Log-off and shut-down events go to the default handler.
+        _ => return 0,
+    };
+    if let Some(forward) = FORWARD.get() {
+        forward(signal);
+    }
+    if event == CTRL_CLOSE_EVENT {
+        // Returning lets Windows end the process now; waiting gives the clean stop its time
+        // (the process exits from main first when the stop is done).
+        std::thread::sleep(CLOSE_GRACE);
+    }
+    1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accept_errors_are_sorted_by_winsock_code() {
+        for code in [WSAEMFILE, WSAENOBUFS] {
+            assert_eq!(classify_accept_error(code), AcceptErrorClass::Resources);
+        }
+        for code in [WSAECONNRESET, WSAECONNABORTED, WSAENOTCONN, WSAEINTR] {
+            assert_eq!(classify_accept_error(code), AcceptErrorClass::Connection);
+        }
+        // WSAEINVAL: the listener itself is unusable.
+        assert_eq!(classify_accept_error(10022), AcceptErrorClass::Other);
+    }
+
+    #[test]
+    fn a_second_ctrl_c_exits_as_windows_reports_it() {
+        assert_eq!(
+            exit_code(StopSignal::Interrupt) as u32,
+            STATUS_CONTROL_C_EXIT
+        );
+    }
+}
