@@ -102,3 +102,38 @@ fn a_client_that_never_reads_does_not_hold_up_others() {
     assert_eq!(echoed, b"still here\n");
     drop(hog);
 }
+
+/// What Ctrl-C does on every system (the binary's handler calls the same shutdown): the accept
+/// loop, blocked in accept() with no client arriving, wakes; every client is closed, even one
+/// whose thread is blocked writing an echo nobody reads; every thread is joined; at once.
+#[test]
+fn shutdown_closes_every_client_and_returns_at_once() {
+    let server = TestServer::start();
+    let clients: Vec<_> = (0..20).map(|_| connect(server.addr)).collect();
+    for stream in &clients {
+        (&*stream).write_all(b"hello\n").unwrap();
+        let mut echo = [0u8; 6];
+        (&*stream).read_exact(&mut echo).unwrap();
+    }
+    let hog = connect(server.addr);
+    hog.set_write_timeout(Some(std::time::Duration::from_millis(300)))
+        .unwrap();
+    for _ in 0..1024 {
+        if (&hog).write(&[0u8; 64 * 1024]).is_err() {
+            break;
+        }
+    }
+    let started = std::time::Instant::now();
+    let stats = server.stop();
+    let took = started.elapsed();
+    // Typically a few milliseconds; the margin is for a loaded CI machine.
+    assert!(took < std::time::Duration::from_secs(3), "{took:?}");
+    assert_eq!((stats.served, stats.active, stats.failed), (21, 0, 0));
+    for stream in &clients {
+        let mut byte = [0u8; 1];
+        match (&*stream).read(&mut byte) {
+            Ok(n) => assert_eq!(n, 0, "end of stream expected"),
+            Err(err) => assert!(soc::net::is_disconnect(&err), "{err}"),
+        }
+    }
+}

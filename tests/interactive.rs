@@ -3,13 +3,11 @@
 
 mod common;
 
-use std::io::{Cursor, Read, Write};
-use std::process::{Command, Stdio};
+use std::io::{Cursor, Write};
 use std::sync::mpsc;
 use std::thread;
-use std::time::Instant;
 
-use common::{at, connect, open_pty, wait_with_deadline, ServerProcess, TestServer, STEP};
+use common::{connect, TestServer, STEP};
 use soc::cli::Limit;
 use soc::client::interactive;
 
@@ -87,8 +85,9 @@ fn a_server_that_goes_away_is_noticed_while_the_user_is_still_typing() {
     let addr = listener.local_addr().unwrap();
     let stream = connect(addr);
     let (accepted, _) = listener.accept().unwrap();
-    // The keyboard: a line that is never finished, its other end held open by the test.
-    let (keyboard, typing) = std::os::unix::net::UnixStream::pair().unwrap();
+    // The keyboard: a line that is never finished, its other end held open by the test (a
+    // loopback connection, a stream that blocks like a terminal on every system).
+    let (keyboard, typing) = common::stream_pair();
     (&typing).write_all(b"half a li").unwrap();
     let (done_tx, done) = mpsc::channel();
     let session = thread::spawn(move || {
@@ -113,8 +112,15 @@ fn a_server_that_goes_away_is_noticed_while_the_user_is_still_typing() {
     drop(typing);
 }
 
+// Pseudo-terminals are Unix's; Windows consoles cannot be driven from a test this way.
+#[cfg(unix)]
 #[test]
 fn interactive_session_on_a_real_terminal() {
+    use common::{at, open_pty, wait_with_deadline, ServerProcess};
+    use std::io::Read;
+    use std::process::{Command, Stdio};
+    use std::time::Instant;
+
     let server = ServerProcess::start(&[]);
     let (mut controller, terminal) = open_pty();
     let mut child = Command::new(env!("CARGO_BIN_EXE_soc_client"))

@@ -224,6 +224,54 @@ fn spawn_endless_ping(addr: SocketAddr) -> std::process::Child {
         .unwrap()
 }
 
+/// A writer that hands each write to a channel, so a test can watch output as it is made.
+struct ChannelWriter(std::sync::mpsc::Sender<Vec<u8>>);
+
+impl std::io::Write for ChannelWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let _ = self.0.send(buf.to_vec());
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// What Ctrl-C does on every system (the binary's handler raises this flag): an endless ping
+/// stops and returns its summary.
+#[test]
+fn a_stop_request_ends_an_endless_ping_with_its_summary() {
+    let server = TestServer::start();
+    let stop = StopFlag::new();
+    let (written, output) = std::sync::mpsc::channel();
+    let pinging = {
+        let stop = stop.clone();
+        let port = server.addr.port();
+        std::thread::spawn(move || {
+            let options = PingOptions {
+                count: None,
+                interval: Duration::from_millis(10),
+                size: 56,
+                timeout: Limit::After(STEP),
+            };
+            let mut out = ChannelWriter(written);
+            soc::ping::run("127.0.0.1", port, Limit::After(STEP), &options, &stop, &mut out)
+        })
+    };
+    let mut seen = String::new();
+    while !seen.contains("seq=3 ") {
+        let chunk = output.recv_timeout(STEP).expect("probe lines");
+        seen.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    stop.request();
+    let summary = pinging.join().unwrap().unwrap();
+    assert!(summary.sent >= 3, "{summary:?}");
+    assert!(summary.all_intact(), "{summary:?}");
+}
+
+// Sends SIGINT to the binary (Unix); a_stop_request_ends_an_endless_ping_with_its_summary is
+// the same stop on every system.
+#[cfg(unix)]
 #[test]
 fn ctrl_c_ends_an_endless_ping_with_its_summary() {
     let server = ServerProcess::start(&[]);
@@ -267,6 +315,7 @@ fn an_endless_ping_ends_quietly_when_its_output_closes() {
     assert_eq!(stderr, "");
 }
 
+#[cfg(unix)]
 #[test]
 fn bench_shows_live_progress_on_a_terminal_and_reports_on_stdout() {
     let server = ServerProcess::start(&[]);
@@ -302,6 +351,7 @@ fn bench_shows_live_progress_on_a_terminal_and_reports_on_stdout() {
     assert!(screen.contains("0 errors"), "{screen:?}");
 }
 
+#[cfg(unix)]
 #[test]
 fn bench_raises_a_low_soft_file_limit_to_open_its_connections() {
     let server = ServerProcess::start(&["--max-clients", "1000"]);

@@ -96,6 +96,7 @@ fn idle_timeout_disconnects_a_client_that_never_reads_while_others_are_served() 
     round_trip(&other, b"still not held up\n");
 }
 
+#[cfg(unix)]
 fn shuts_down_cleanly_on(signal: i32) {
     let mut server = ServerProcess::start(&[]);
     let clients: Vec<TcpStream> = (0..20).map(|_| connect(server.addr)).collect();
@@ -129,17 +130,22 @@ fn shuts_down_cleanly_on(signal: i32) {
     assert!(summary.contains("21 clients served"), "{summary}");
 }
 
+// Signals are Unix's; on every system the same stop runs through the shutdown handle
+// (tests/echo_server.rs::shutdown_closes_every_client_and_returns_at_once).
+#[cfg(unix)]
 #[test]
 fn sigterm_closes_every_client_and_exits_zero() {
     shuts_down_cleanly_on(libc::SIGTERM);
 }
 
+#[cfg(unix)]
 #[test]
 fn sigint_closes_every_client_and_exits_zero() {
     shuts_down_cleanly_on(libc::SIGINT);
 }
 
 /// User plus system CPU time of a process so far, from /proc.
+#[cfg(target_os = "linux")]
 fn cpu_time(pid: i32) -> Duration {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
     // Fields after the command name (which may contain spaces) start after the last ')'.
@@ -150,13 +156,17 @@ fn cpu_time(pid: i32) -> Duration {
     Duration::from_millis(ticks * 1000 / per_second)
 }
 
-/// Starts the server binary with its open-file limits set to `soft` and `hard`.
+/// Starts the server binary with its open-file limits set to `soft` and `hard` (Unix: Windows has
+/// no per-process limit on sockets).
+#[cfg(unix)]
 fn start_with_fd_limits(args: &[&str], soft: u64, hard: u64) -> ServerProcess {
     ServerProcess::start_with(args, |command| {
         common::limit_open_files(command, soft, hard)
     })
 }
 
+// Reads the server's CPU time from /proc.
+#[cfg(target_os = "linux")]
 #[test]
 fn running_out_of_file_descriptors_neither_kills_nor_spins_the_server() {
     const FD_LIMIT: u64 = 48;
@@ -180,6 +190,7 @@ fn running_out_of_file_descriptors_neither_kills_nor_spins_the_server() {
     round_trip(&client, b"served after the flood\n");
 }
 
+#[cfg(unix)]
 #[test]
 fn a_second_signal_ends_a_stuck_shutdown_at_once() {
     // A server whose standard error nobody reads: at trace level its logging soon fills the
@@ -246,6 +257,7 @@ fn a_second_signal_ends_a_stuck_shutdown_at_once() {
     );
 }
 
+#[cfg(unix)]
 #[test]
 fn a_low_soft_file_limit_is_raised_to_serve_max_clients() {
     // Soft limit 64, hard 4096: without raising it, only about 55 clients could be accepted.

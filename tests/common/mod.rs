@@ -83,6 +83,15 @@ pub fn echo_concurrently(stream: TcpStream, payload: Vec<u8>) -> Vec<u8> {
     echoed
 }
 
+/// Two connected loopback sockets: a byte stream whose reads block until the other end writes
+/// or closes, on every system.
+pub fn stream_pair() -> (TcpStream, TcpStream) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let one = connect(listener.local_addr().unwrap());
+    let (other, _) = listener.accept().unwrap();
+    (one, other)
+}
+
 /// The address of a port nothing listens on (bound, read, released).
 pub fn refused_addr() -> SocketAddr {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -151,6 +160,7 @@ impl ServerProcess {
     }
 
     /// Sends `signal` to the server (by its PID).
+    #[cfg(unix)]
     pub fn signal(&self, signal: i32) {
         // SAFETY: kill(2) with the PID of our own child; no memory is involved.
         let rc = unsafe { libc::kill(self.pid(), signal) };
@@ -190,8 +200,7 @@ pub fn wait_with_deadline(child: &mut Child, limit: Duration) -> ExitStatus {
     // A watchdog instead of polling: it kills the child if the wait below outlasts `limit`.
     let watchdog = thread::spawn(move || {
         if done_rx.recv_timeout(limit).is_err() {
-            // SAFETY: kill(2) on the PID of a child we started and have not yet reaped.
-            unsafe { libc::kill(pid, libc::SIGKILL) };
+            kill_by_pid(pid);
             return true;
         }
         false
@@ -204,6 +213,21 @@ pub fn wait_with_deadline(child: &mut Child, limit: Duration) -> ExitStatus {
         "the process did not exit within {limit:?}; killed it"
     );
     status
+}
+
+/// Kills a child we started and have not yet reaped, by its PID.
+fn kill_by_pid(pid: i32) {
+    #[cfg(unix)]
+    // SAFETY: kill(2) on the PID of our own child; no memory is involved.
+    unsafe {
+        libc::kill(pid, libc::SIGKILL);
+    }
+    #[cfg(windows)]
+    let _ = Command::new("taskkill")
+        .args(["/F", "/PID", &pid.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
 }
 
 /// Output of a finished `soc_client` run.
@@ -331,6 +355,7 @@ pub fn echo_corrupting(mut stream: TcpStream, at: u64, every: u64) {
 }
 
 /// Opens a pseudo-terminal: (controller side, terminal side).
+#[cfg(unix)]
 pub fn open_pty() -> (std::fs::File, std::os::fd::OwnedFd) {
     let mut controller = -1;
     let mut terminal = -1;
@@ -341,8 +366,9 @@ pub fn open_pty() -> (std::fs::File, std::os::fd::OwnedFd) {
             &mut controller,
             &mut terminal,
             std::ptr::null_mut(),
-            std::ptr::null(),
-            std::ptr::null(),
+            // Mutable on macOS, const on Linux: a null `*mut` serves both.
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
         )
     };
     assert_eq!(rc, 0, "openpty: {}", std::io::Error::last_os_error());
@@ -357,6 +383,7 @@ pub fn open_pty() -> (std::fs::File, std::os::fd::OwnedFd) {
 }
 
 /// Makes `command` start with its open-file limits set to `soft` and `hard`.
+#[cfg(unix)]
 pub fn limit_open_files(command: &mut Command, soft: u64, hard: u64) {
     use std::os::unix::process::CommandExt;
     // SAFETY: setrlimit is async-signal-safe and touches only the child's limits.
