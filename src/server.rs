@@ -328,9 +328,9 @@ impl Server {
             );
         }
         for client in &clients {
-            // Both directions: a thread blocked in read() sees end of stream, one blocked in
-            // write() gets an error, and the client sees end of stream.
-            let _ = client.stream.shutdown(std::net::Shutdown::Both);
+            // A thread blocked in read() sees end of stream, one blocked in write() gets an
+            // error, and the client sees end of stream.
+            crate::sys::interrupt(&client.stream);
         }
         for thread in clients.into_iter().filter_map(|c| c.thread) {
             let _ = thread.join();

@@ -161,10 +161,36 @@ fn port_in_use_is_a_clear_startup_error() {
         stderr.contains("could not listen on 127.0.0.1:"),
         "stderr: {stderr}"
     );
+    // The system's own words differ (Windows: "Only one usage of each socket address..."); the
+    // hint is soc's, given for that error kind alone.
     assert!(
-        stderr.to_lowercase().contains("address already in use"),
+        stderr.contains("(is another server already using this port?)"),
         "stderr: {stderr}"
     );
+}
+
+/// The port-hijack hazard: on Windows a socket with `SO_REUSEADDR` may bind a port that another
+/// socket listens on, unless that one claimed it with `SO_EXCLUSIVEADDRUSE`, as soc_server does.
+#[test]
+fn no_other_socket_can_take_the_servers_port() {
+    let server = ServerProcess::start(&[]);
+    let port = server.addr.port().to_string();
+    let (code, stderr) = run_server_to_exit(&["--host", "127.0.0.1", "--port", &port]);
+    assert_eq!(
+        code,
+        Some(1),
+        "a second soc_server must not start: {stderr}"
+    );
+    let intruder =
+        socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    intruder.set_reuse_address(true).unwrap();
+    assert!(
+        intruder.bind(&server.addr.into()).is_err(),
+        "a socket with SO_REUSEADDR bound the server's port"
+    );
+    // The server still has its port and serves.
+    let run = client(server.addr, &["-m", "still mine"], Vec::new());
+    assert!(run.status.success(), "{}", run.stderr);
 }
 
 #[test]

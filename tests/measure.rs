@@ -255,7 +255,14 @@ fn a_stop_request_ends_an_endless_ping_with_its_summary() {
                 timeout: Limit::After(STEP),
             };
             let mut out = ChannelWriter(written);
-            soc::ping::run("127.0.0.1", port, Limit::After(STEP), &options, &stop, &mut out)
+            soc::ping::run(
+                "127.0.0.1",
+                port,
+                Limit::After(STEP),
+                &options,
+                &stop,
+                &mut out,
+            )
         })
     };
     let mut seen = String::new();

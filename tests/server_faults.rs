@@ -75,10 +75,7 @@ fn resets_instant_closes_and_silent_clients_leave_the_server_serving() {
     // some of the instant closes back before accept() and reports them as errors there.
     let instant_closes_served = if cfg!(windows) { 0..=50 } else { 50..=50 };
     let others_served = stats.served - (20 + 10 + 3);
-    assert!(
-        instant_closes_served.contains(&others_served),
-        "{stats:?}"
-    );
+    assert!(instant_closes_served.contains(&others_served), "{stats:?}");
     assert_eq!(stats.timed_out, 10);
     drop(silent);
 }

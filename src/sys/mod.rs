@@ -75,6 +75,18 @@ pub fn claim_listening_port(socket: &socket2::Socket) -> io::Result<()> {
     imp::claim_listening_port(socket)
 }
 
+/// Ends a connection from another thread: the peer sees end of stream, and a thread blocked
+/// reading or writing on it returns at once, with end of stream or an error.
+///
+/// Unix: `shutdown()` of both directions does all of that. Windows: `shutdown()` fails any call
+/// made from then on but leaves one already blocked waiting (a `send()` to a client that does
+/// not read, for as long as the write timeout); cancelling the socket's pending I/O
+/// (`CancelIoEx`) ends that one too.
+pub fn interrupt(stream: &std::net::TcpStream) {
+    let _ = stream.shutdown(std::net::Shutdown::Both);
+    imp::cancel_blocked_io(stream);
+}
+
 /// A user's request to stop, as each system delivers it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StopSignal {

@@ -63,6 +63,10 @@ pub(super) fn claim_listening_port(socket: &socket2::Socket) -> io::Result<()> {
     socket.set_reuse_address(true)
 }
 
+pub(super) fn cancel_blocked_io(_stream: &std::net::TcpStream) {
+    // Nothing more: shutdown() has already woken every blocked call.
+}
+
 pub(super) fn exit_code(signal: StopSignal) -> i32 {
     128 + match signal {
         StopSignal::Terminate => SIGTERM,

@@ -6,6 +6,7 @@ use std::os::windows::io::AsRawSocket;
 use std::sync::OnceLock;
 use std::time::Duration;
 
+use windows_sys::Win32::Foundation::HANDLE;
 use windows_sys::Win32::Networking::WinSock::{
     setsockopt, SOL_SOCKET, SO_EXCLUSIVEADDRUSE, WSAECONNABORTED, WSAECONNREFUSED, WSAECONNRESET,
     WSAEHOSTDOWN, WSAEHOSTUNREACH, WSAEINTR, WSAEMFILE, WSAENETDOWN, WSAENETRESET, WSAENETUNREACH,
@@ -14,6 +15,7 @@ use windows_sys::Win32::Networking::WinSock::{
 use windows_sys::Win32::System::Console::{
     SetConsoleCtrlHandler, CTRL_BREAK_EVENT, CTRL_CLOSE_EVENT, CTRL_C_EVENT,
 };
+use windows_sys::Win32::System::IO::CancelIoEx;
 
 use super::{AcceptErrorClass, OpenFileLimit, StopSignal};
 
@@ -58,6 +60,14 @@ pub(super) fn claim_listening_port(socket: &socket2::Socket) -> io::Result<()> {
         return Err(io::Error::last_os_error());
     }
     Ok(())
+}
+
+pub(super) fn cancel_blocked_io(stream: &std::net::TcpStream) {
+    // SAFETY: CancelIoEx with no OVERLAPPED cancels every pending I/O on the handle, which
+    // `stream` owns and keeps open for the call; it touches no memory of ours.
+    unsafe {
+        CancelIoEx(stream.as_raw_socket() as HANDLE, std::ptr::null());
+    }
 }
 
 pub(super) fn exit_code(_signal: StopSignal) -> i32 {
