@@ -14,8 +14,9 @@
 //! accepted client (a small stack, one bounded buffer). Each client thread runs the echo loop
 //! until the peer closes, goes idle, or the server shuts down, and a guard takes it out of the
 //! counters and the registry however it ends. A [`server::ShutdownHandle`], which the
-//! SIGINT/SIGTERM handler in [`signals`] calls, stops the accept loop, shuts down every client
-//! socket so that each blocked thread returns, joins the threads and returns the final
+//! Ctrl-C handler in [`signals`] calls, stops the accept loop (waking it with one connection to
+//! its own listener, which works on every system), ends every client connection so that each
+//! blocked thread returns ([`sys::interrupt`]), joins the threads and returns the final
 //! [`server::StatsSnapshot`].
 //!
 //! **The echo loop** ([`echo`]). [`echo::echo_until_eof`] is the one place bytes are copied

@@ -1,8 +1,12 @@
-//! README.md stays true: the files and functions it points to exist, the tests it names exist,
-//! it opens with the two commands a newcomer needs, and it documents every option `--help` shows.
+//! README.md and the Chinese guide, README.zh-CN.md, stay true: the files and functions they
+//! point to exist, the tests they name exist, they open with the two commands a newcomer needs,
+//! and they document every option `--help` shows.
 
 use std::path::Path;
 use std::process::Command;
+
+/// The guides these checks keep true.
+const GUIDES: [&str; 2] = ["README.md", "README.zh-CN.md"];
 
 fn read(relative: &str) -> String {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(relative);
@@ -16,18 +20,55 @@ fn code_spans(text: &str) -> Vec<&str> {
 
 #[test]
 fn readme_opens_with_the_two_commands_a_newcomer_needs() {
-    let readme = read("README.md");
-    let opening: String = readme.lines().take(15).collect::<Vec<_>>().join("\n");
-    assert!(
-        opening.contains("cargo run --release --bin soc_server"),
-        "{opening}"
-    );
-    assert!(opening.contains("cargo test"), "{opening}");
+    for guide in GUIDES {
+        let readme = read(guide);
+        let opening: String = readme.lines().take(15).collect::<Vec<_>>().join("\n");
+        assert!(
+            opening.contains("cargo run --release --bin soc_server"),
+            "{guide}: {opening}"
+        );
+        assert!(opening.contains("cargo test"), "{guide}: {opening}");
+    }
+}
+
+#[test]
+fn readme_links_to_the_chinese_guide_from_its_first_lines() {
+    let opening: String = read("README.md").lines().take(5).collect();
+    assert!(opening.contains("](README.zh-CN.md)"), "{opening}");
+}
+
+#[test]
+fn every_relative_link_points_to_a_file_that_exists() {
+    for guide in GUIDES {
+        let readme = read(guide);
+        let mut checked = 0;
+        for piece in readme.split("](").skip(1) {
+            let Some((target, _)) = piece.split_once(')') else {
+                continue;
+            };
+            if target.contains("://") || target.starts_with('#') {
+                continue;
+            }
+            let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(target);
+            assert!(
+                path.exists(),
+                "{guide} links to {target}, which does not exist"
+            );
+            checked += 1;
+        }
+        assert!(checked >= 10, "{guide}: only {checked} links found");
+    }
 }
 
 #[test]
 fn every_code_link_names_a_function_in_that_file() {
-    let readme = read("README.md");
+    for guide in GUIDES {
+        every_code_link_in(guide);
+    }
+}
+
+fn every_code_link_in(guide: &str) {
+    let readme = read(guide);
     let mut checked = 0;
     // Links of the form [`module::function`](src/file.rs).
     for piece in readme.split("[`").skip(1) {
@@ -44,19 +85,25 @@ fn every_code_link_names_a_function_in_that_file() {
         let source = read(path);
         assert!(
             source.contains(&format!("fn {function}(")),
-            "README links `{name}` to {path}, which has no `fn {function}`"
+            "{guide} links `{name}` to {path}, which has no `fn {function}`"
         );
         checked += 1;
     }
     assert!(
         checked >= 16,
-        "only {checked} code links found: did the table move?"
+        "{guide}: only {checked} code links found: did the table move?"
     );
 }
 
 #[test]
 fn every_test_the_readme_names_exists() {
-    let readme = read("README.md");
+    for guide in GUIDES {
+        every_test_named_in(guide);
+    }
+}
+
+fn every_test_named_in(guide: &str) {
+    let readme = read(guide);
     let mut checked = 0;
     for span in code_spans(&readme) {
         let Some((file, test)) = span.split_once("::") else {
@@ -68,16 +115,16 @@ fn every_test_the_readme_names_exists() {
         let source = read(file);
         let at = source
             .find(&format!("fn {test}()"))
-            .unwrap_or_else(|| panic!("README names {span}, which does not exist"));
+            .unwrap_or_else(|| panic!("{guide} names {span}, which does not exist"));
         assert!(
             source[..at].trim_end().ends_with("#[test]"),
-            "README names {span}, which is not a #[test]"
+            "{guide} names {span}, which is not a #[test]"
         );
         checked += 1;
     }
     assert!(
         checked >= 15,
-        "only {checked} tests named: did the Traps section move?"
+        "{guide}: only {checked} tests named: did the Traps section move?"
     );
 }
 
@@ -113,7 +160,6 @@ fn mentions(text: &str, option: &str) -> bool {
 
 #[test]
 fn readme_documents_every_option_of_both_binaries() {
-    let readme = read("README.md");
     let server = env!("CARGO_BIN_EXE_soc_server");
     let client = env!("CARGO_BIN_EXE_soc_client");
     let mut all = long_options(server, &[]);
@@ -121,10 +167,13 @@ fn readme_documents_every_option_of_both_binaries() {
     all.extend(long_options(client, &["ping"]));
     all.extend(long_options(client, &["bench"]));
     assert!(all.len() >= 15, "{all:?}");
-    for option in all {
-        assert!(
-            mentions(&readme, &option),
-            "README does not document {option}"
-        );
+    for guide in GUIDES {
+        let readme = read(guide);
+        for option in &all {
+            assert!(
+                mentions(&readme, option),
+                "{guide} does not document {option}"
+            );
+        }
     }
 }
