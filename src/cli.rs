@@ -42,11 +42,28 @@ impl Verbosity {
 
     /// Sets up env_logger on standard error at this level; `RUST_LOG`, when set, wins.
     pub fn init_logging(self) {
-        env_logger::Builder::new()
+        self.logger().init();
+    }
+
+    /// Like [`Verbosity::init_logging`], through the queue of [`crate::logging`]: a log line
+    /// never makes the caller wait for standard error, whoever reads it (or does not).
+    pub fn init_logging_without_blocking(self) -> std::io::Result<()> {
+        let queue = crate::logging::QueueWriter::to_stderr()?;
+        self.logger()
+            .target(env_logger::Target::Pipe(Box::new(queue)))
+            // The writer thread strips colours where standard error does not show them.
+            .write_style(env_logger::WriteStyle::Always)
+            .init();
+        Ok(())
+    }
+
+    fn logger(self) -> env_logger::Builder {
+        let mut builder = env_logger::Builder::new();
+        builder
             .filter_level(self.level())
             .parse_env("RUST_LOG")
-            .format_target(false)
-            .init();
+            .format_target(false);
+        builder
     }
 }
 

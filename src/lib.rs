@@ -50,6 +50,7 @@ pub mod cli;
 pub mod client;
 pub mod dump;
 pub mod echo;
+pub mod logging;
 pub mod net;
 pub mod pattern;
 pub mod ping;

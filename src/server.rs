@@ -336,7 +336,10 @@ impl Server {
             let _ = thread.join();
         }
         let stats = self.shared.snapshot();
-        info!("stopped: {stats}");
+        match crate::logging::dropped_lines() {
+            0 => info!("stopped: {stats}"),
+            dropped => info!("stopped: {stats}, {dropped} log lines dropped"),
+        }
         stats
     }
 }

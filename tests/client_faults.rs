@@ -91,14 +91,12 @@ fn stalled_echo_times_out_in_piped_and_message_modes() {
     assert_one_line_failure(&run, "no echo from");
     assert!(run.stderr.contains("1 s (--timeout)"), "{}", run.stderr);
 
-    let run = client(
-        serve_once(swallow),
-        &["--timeout", "0.5", "-m", "hello?"],
-        Vec::new(),
-    );
+    // The error names the server, as every client error does.
+    let addr = serve_once(swallow);
+    let run = client(addr, &["--timeout", "0.5", "-m", "hello?"], Vec::new());
     assert_one_line_failure(
         &run,
-        "no echo for 0.5 s (--timeout); 0 of 7 bytes came back",
+        &format!("no echo from {addr} for 0.5 s (--timeout); 0 of 7 bytes came back"),
     );
 }
 

@@ -81,7 +81,7 @@ pub fn stream(
     let seconds = started.elapsed().as_secs_f64();
     if let Some(err) = read_error {
         let what = if crate::net::is_timeout(&err) {
-            anyhow!("no echo for {timeout} (--timeout)")
+            anyhow!("no echo from {server} for {timeout} (--timeout)")
         } else {
             anyhow::Error::new(err)
         };

@@ -4,6 +4,7 @@
 
 use std::io::Write;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::Context;
 use clap::Parser;
@@ -37,8 +38,14 @@ struct Args {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    args.verbosity.init_logging();
-    match run(args) {
+    if let Err(err) = args.verbosity.init_logging_without_blocking() {
+        eprintln!("soc_server: error: could not start the log writer: {err}");
+        return ExitCode::FAILURE;
+    }
+    let result = run(args);
+    // What is still queued goes out, unless standard error has stopped draining.
+    soc::logging::flush(LOG_FLUSH_LIMIT);
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("soc_server: error: {err:#}");
@@ -46,6 +53,9 @@ fn main() -> ExitCode {
         }
     }
 }
+
+/// How long the server waits at exit for its last log lines to be written.
+const LOG_FLUSH_LIMIT: Duration = Duration::from_millis(500);
 
 fn run(args: Args) -> anyhow::Result<()> {
     match soc::sys::raise_open_file_limit(args.max_clients as usize) {

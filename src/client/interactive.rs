@@ -183,7 +183,7 @@ impl Session<'_> {
                 received: echo.len(),
                 cause,
             };
-            return Err(short.describe(expected, self.timeout));
+            return Err(short.describe(self.peer, expected, self.timeout));
         }
         Ok(echo)
     }

@@ -73,19 +73,19 @@ pub fn read_full(mut reader: impl Read, buf: &mut [u8]) -> Result<(), ShortRead>
 }
 
 impl ShortRead {
-    /// A one-line description for a user who was waiting for `expected` bytes of echo.
-    pub fn describe(self, expected: usize, timeout: Limit) -> anyhow::Error {
+    /// A one-line description, naming the server, for a user who was waiting for `expected`
+    /// bytes of echo from `peer`.
+    pub fn describe(self, peer: SocketAddr, expected: usize, timeout: Limit) -> anyhow::Error {
         let progress = format!("{} of {expected} bytes came back", self.received);
         match self.cause {
             ShortReadCause::Closed => {
-                anyhow::anyhow!("the server closed the connection ({progress})")
+                anyhow::anyhow!("{peer} closed the connection ({progress})")
             }
             ShortReadCause::TimedOut => {
-                anyhow::anyhow!("no echo for {timeout} (--timeout); {progress}")
+                anyhow::anyhow!("no echo from {peer} for {timeout} (--timeout); {progress}")
             }
-            ShortReadCause::Failed(err) => {
-                anyhow::Error::new(err).context(format!("the connection failed ({progress})"))
-            }
+            ShortReadCause::Failed(err) => anyhow::Error::new(err)
+                .context(format!("the connection to {peer} failed ({progress})")),
         }
     }
 }
@@ -106,7 +106,7 @@ pub(crate) fn send_all(
             ),
             false => anyhow::Error::new(err),
         })
-        .context("sending failed")?;
+        .with_context(|| format!("sending to {peer} failed"))?;
     trace_chunk(peer, Direction::Sent, payload);
     Ok(())
 }
@@ -122,7 +122,7 @@ pub(crate) fn round_trip(
 ) -> anyhow::Result<()> {
     debug_assert_eq!(payload.len(), echo.len());
     send_all(stream, peer, payload, timeout)?;
-    read_full(stream, echo).map_err(|short| short.describe(payload.len(), timeout))?;
+    read_full(stream, echo).map_err(|short| short.describe(peer, payload.len(), timeout))?;
     trace_chunk(peer, Direction::Received, echo);
     Ok(())
 }

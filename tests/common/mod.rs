@@ -215,6 +215,17 @@ pub fn wait_with_deadline(child: &mut Child, limit: Duration) -> ExitStatus {
     status
 }
 
+/// Kills the child with this PID when dropped, so that a failing test leaves no process behind.
+pub struct KillOnDrop(pub u32);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if thread::panicking() {
+            kill_by_pid(self.0 as i32);
+        }
+    }
+}
+
 /// Kills a child we started and have not yet reaped, by its PID.
 fn kill_by_pid(pid: i32) {
     #[cfg(unix)]
