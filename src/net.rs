@@ -31,33 +31,109 @@ pub fn resolve(host: &str, port: u16) -> anyhow::Result<Vec<SocketAddr>> {
     Ok(addrs)
 }
 
+/// What a listening socket on the IPv6 wildcard `::` accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WildcardV6 {
+    /// IPv6 clients only (so that `0.0.0.0` can listen beside it on the same port).
+    Ipv6Only,
+    /// IPv4 clients too, as IPv4-mapped addresses, where the system allows it (ncat's and
+    /// Python's `dualstack_ipv6=True` behaviour).
+    DualStack,
+}
+
 /// Creates a listening socket on `addr`: Python's `socket()`, `bind()` and `listen()` in one.
 ///
 /// The port is claimed on each system's terms ([`crate::sys::claim_listening_port`]: a restarted
-/// server binds again at once, and no second server can take a port in use); an IPv6 socket
-/// listens on IPv6 only so that `::` and `0.0.0.0` behave alike on every system.
-pub fn listen(addr: SocketAddr) -> io::Result<TcpListener> {
+/// server binds again at once, and no second server can take a port in use). An IPv6 socket
+/// listens on IPv6 only, except on the wildcard `::` with [`WildcardV6::DualStack`].
+pub fn listen(addr: SocketAddr, wildcard: WildcardV6) -> io::Result<TcpListener> {
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
     crate::sys::claim_listening_port(&socket)?;
     if addr.is_ipv6() {
-        socket.set_only_v6(true)?;
+        let dual_stack = addr.ip().is_unspecified() && wildcard == WildcardV6::DualStack;
+        if let Err(err) = socket.set_only_v6(!dual_stack) {
+            if !dual_stack {
+                return Err(err);
+            }
+            log::warn!(
+                "{addr} listens on IPv6 only: this system has no dual-stack sockets ({err})"
+            );
+        }
     }
     socket.bind(&addr.into())?;
     socket.listen(LISTEN_BACKLOG)?;
     Ok(socket.into())
 }
 
-/// Resolves `host:port` and listens on the first address that works.
-pub fn listen_on(host: &str, port: u16) -> anyhow::Result<TcpListener> {
-    let mut last_error = None;
-    for addr in resolve(host, port)? {
-        match listen(addr) {
-            Ok(listener) => return Ok(listener),
-            Err(err) => last_error = Some((addr, err)),
+/// How often port 0 is chosen again when the port the first address got is taken on another.
+const PORT_CHOICES: usize = 8;
+
+/// Resolves every one of `hosts` and listens on every address they name, all on `port` (with
+/// port 0, the port the system gives the first address is asked for on the others too).
+///
+/// A host name may resolve to several addresses (`localhost`: `127.0.0.1` and `::1`): each is
+/// listened on. An address this machine cannot listen on (IPv6 switched off, say) is skipped
+/// with a warning while another one works; a port in use or a privileged port fails the whole.
+/// `::` accepts IPv4 clients too, unless `0.0.0.0` is asked for beside it.
+pub fn listen_on_all(hosts: &[impl AsRef<str>], port: u16) -> anyhow::Result<Vec<TcpListener>> {
+    let mut addrs: Vec<SocketAddr> = Vec::new();
+    for host in hosts {
+        for addr in resolve(host.as_ref(), port)? {
+            if !addrs.contains(&addr) {
+                addrs.push(addr);
+            }
         }
     }
-    let (addr, err) = last_error.expect("resolve returns at least one address");
-    Err(describe_listen_error(addr, err))
+    let ipv4_wildcard_asked = addrs
+        .iter()
+        .any(|addr| addr.is_ipv4() && addr.ip().is_unspecified());
+    let wildcard = match ipv4_wildcard_asked {
+        true => WildcardV6::Ipv6Only,
+        false => WildcardV6::DualStack,
+    };
+    let mut attempt = 0;
+    'choose_port: loop {
+        attempt += 1;
+        let mut listeners = Vec::new();
+        let mut skipped = Vec::new();
+        let mut chosen = port;
+        for &addr in &addrs {
+            let addr = SocketAddr::new(addr.ip(), chosen);
+            match listen(addr, wildcard) {
+                Ok(listener) => {
+                    if chosen == 0 {
+                        chosen = listener.local_addr()?.port();
+                    }
+                    listeners.push(listener);
+                }
+                Err(err)
+                    if port == 0
+                        && chosen != 0
+                        && err.kind() == io::ErrorKind::AddrInUse
+                        && attempt < PORT_CHOICES =>
+                {
+                    continue 'choose_port;
+                }
+                Err(err)
+                    if matches!(
+                        err.kind(),
+                        io::ErrorKind::AddrInUse | io::ErrorKind::PermissionDenied
+                    ) =>
+                {
+                    return Err(describe_listen_error(addr, err));
+                }
+                Err(err) => skipped.push((addr, err)),
+            }
+        }
+        if listeners.is_empty() {
+            let (addr, err) = skipped.remove(0);
+            return Err(describe_listen_error(addr, err));
+        }
+        for (addr, err) in skipped {
+            log::warn!("{:#}", describe_listen_error(addr, err).context("skipped"));
+        }
+        return Ok(listeners);
+    }
 }
 
 fn describe_listen_error(addr: SocketAddr, err: io::Error) -> anyhow::Error {

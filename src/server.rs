@@ -102,9 +102,11 @@ struct ClientEntry {
 
 /// State shared by the accept loop, the client threads and shutdown handles.
 struct Shared {
-    listener: TcpListener,
-    local_addr: SocketAddr,
+    /// Every listening socket, each with the address it listens on.
+    listeners: Vec<(TcpListener, SocketAddr)>,
     shutting_down: AtomicBool,
+    /// The last client id handed out (ids are unique over all listeners).
+    next_id: AtomicU64,
     stats: Stats,
     clients: Mutex<HashMap<u64, ClientEntry>>,
     /// Signalled, with `clients` locked, each time a client leaves.
@@ -136,7 +138,6 @@ impl Shared {
 /// A bound, listening echo server, not yet accepting.
 pub struct Server {
     shared: Arc<Shared>,
-    local_addr: SocketAddr,
     config: ServerConfig,
 }
 
@@ -158,9 +159,11 @@ impl ShutdownHandle {
         // the listener down wakes it on Linux only; macOS and Windows leave it blocked.) The
         // accept loop sees the flag as soon as accept() returns and drops this connection
         // uncounted.
-        let target = wake_address(self.shared.local_addr);
-        if let Err(err) = TcpStream::connect_timeout(&target, WAKE_TIMEOUT) {
-            warn!("could not wake the accept loop through {target}: {err}");
+        for &(_, addr) in &self.shared.listeners {
+            let target = wake_address(addr);
+            if let Err(err) = TcpStream::connect_timeout(&target, WAKE_TIMEOUT) {
+                warn!("could not wake the accept loop through {target}: {err}");
+            }
         }
     }
 
@@ -185,37 +188,58 @@ impl ShutdownHandle {
 }
 
 impl Server {
-    /// Resolves `host`, binds and listens on `host:port` (port 0: the OS chooses).
-    pub fn bind(host: &str, port: u16, config: ServerConfig) -> anyhow::Result<Server> {
-        let listener = crate::net::listen_on(host, port)?;
-        Server::from_listener(listener, config)
+    /// Resolves every one of `hosts`, and listens on `port` on every address they name (port 0:
+    /// the OS chooses one, the same for all); see [`crate::net::listen_on_all`].
+    pub fn bind(
+        hosts: &[impl AsRef<str>],
+        port: u16,
+        config: ServerConfig,
+    ) -> anyhow::Result<Server> {
+        let listeners = crate::net::listen_on_all(hosts, port)?;
+        Server::from_listeners(listeners, config)
     }
 
-    /// Serves on a listener the caller has already bound.
-    pub fn from_listener(listener: TcpListener, config: ServerConfig) -> anyhow::Result<Server> {
-        let local_addr = listener
-            .local_addr()
-            .context("could not read the listening address")?;
-        if let Some(warning) = exposure_warning(local_addr) {
-            warn!("{warning}");
+    /// Serves on listeners the caller has already bound (at least one).
+    pub fn from_listeners(
+        listeners: Vec<TcpListener>,
+        config: ServerConfig,
+    ) -> anyhow::Result<Server> {
+        anyhow::ensure!(!listeners.is_empty(), "no address to listen on");
+        let mut listening = Vec::with_capacity(listeners.len());
+        for listener in listeners {
+            let addr = listener
+                .local_addr()
+                .context("could not read the listening address")?;
+            if let Some(warning) = exposure_warning(addr) {
+                warn!("{warning}");
+            }
+            listening.push((listener, addr));
         }
         Ok(Server {
             shared: Arc::new(Shared {
-                listener,
-                local_addr,
+                listeners: listening,
                 shutting_down: AtomicBool::new(false),
+                next_id: AtomicU64::new(0),
                 stats: Stats::default(),
                 clients: Mutex::new(HashMap::new()),
                 client_left: Condvar::new(),
             }),
-            local_addr,
             config,
         })
     }
 
-    /// The address the server listens on, with the real port.
+    /// The first address the server listens on, with the real port.
     pub fn local_addr(&self) -> SocketAddr {
-        self.local_addr
+        self.shared.listeners[0].1
+    }
+
+    /// Every address the server listens on, in the order asked for.
+    pub fn local_addrs(&self) -> Vec<SocketAddr> {
+        self.shared
+            .listeners
+            .iter()
+            .map(|&(_, addr)| addr)
+            .collect()
     }
 
     /// A handle that stops [`Server::run`] from another thread.
@@ -228,20 +252,88 @@ impl Server {
     /// Accepts clients and serves each on its own thread until [`ShutdownHandle::shutdown`];
     /// then closes every client connection, joins their threads and returns the final counters.
     ///
-    /// Accept errors never end the loop: errors of one connection (aborted or reset before it
-    /// was accepted) are skipped, and running out of file descriptors or memory is logged at most
-    /// once a second and retried after a short back-off.
+    /// Each listening address has its own accept loop (the first on this thread); the client
+    /// limit and the counters are shared. Accept errors never end a loop: errors of one
+    /// connection (aborted or reset before it was accepted) are skipped, and running out of file
+    /// descriptors or memory is logged at most once a second and retried after a short back-off.
     pub fn run(self) -> StatsSnapshot {
-        let shared = &self.shared;
+        let addrs: Vec<String> = self.local_addrs().iter().map(|a| a.to_string()).collect();
         info!(
             "serving on {} (at most {} clients, idle timeout {})",
-            self.local_addr, self.config.max_clients, self.config.idle_timeout
+            addrs.join(", "),
+            self.config.max_clients,
+            self.config.idle_timeout
         );
-        let mut next_id: u64 = 0;
+        let mut others = Vec::new();
+        for index in 1..self.shared.listeners.len() {
+            let acceptor = Acceptor {
+                shared: Arc::clone(&self.shared),
+                config: self.config.clone(),
+                index,
+            };
+            let addr = self.shared.listeners[index].1;
+            match thread::Builder::new()
+                .name(format!("accept {addr}"))
+                .spawn(move || acceptor.run())
+            {
+                Ok(thread) => others.push(thread),
+                Err(err) => error!("could not start accepting on {addr}: {err}"),
+            }
+        }
+        Acceptor {
+            shared: Arc::clone(&self.shared),
+            config: self.config.clone(),
+            index: 0,
+        }
+        .run();
+        for thread in others {
+            let _ = thread.join();
+        }
+        self.close_clients()
+    }
+
+    /// Closes every client connection, joins the client threads and returns the final counters.
+    fn close_clients(self) -> StatsSnapshot {
+        let clients: Vec<ClientEntry> = self.shared.clients().drain().map(|(_, c)| c).collect();
+        if !clients.is_empty() {
+            info!(
+                "shutting down: closing {} client connections",
+                clients.len()
+            );
+        }
+        for client in &clients {
+            // A thread blocked in read() sees end of stream, one blocked in write() gets an
+            // error, and the client sees end of stream.
+            crate::sys::interrupt(&client.stream);
+        }
+        for thread in clients.into_iter().filter_map(|c| c.thread) {
+            let _ = thread.join();
+        }
+        let stats = self.shared.snapshot();
+        match crate::logging::dropped_lines() {
+            0 => info!("stopped: {stats}"),
+            dropped => info!("stopped: {stats}, {dropped} log lines dropped"),
+        }
+        stats
+    }
+}
+
+/// One listening socket's accept loop: the only kind of thread that creates client threads.
+struct Acceptor {
+    shared: Arc<Shared>,
+    config: ServerConfig,
+    /// Which of `shared.listeners` this loop accepts on.
+    index: usize,
+}
+
+impl Acceptor {
+    fn run(&self) {
+        let shared = &self.shared;
+        let listener = &shared.listeners[self.index].0;
         let mut accept_warnings = RateLimited::new(WARNING_INTERVAL);
         let mut reject_warnings = RateLimited::new(WARNING_INTERVAL);
         while !shared.shutting_down.load(Ordering::SeqCst) {
-            let (stream, peer) = match shared.listener.accept() {
+            let (stream, peer) = match listener.accept() {
                 // Possibly the shutdown's own wake-up connection: not a client.
                 Ok(_) if shared.shutting_down.load(Ordering::SeqCst) => break,
                 Ok(accepted) => accepted,
@@ -260,27 +352,36 @@ impl Server {
                     continue;
                 }
             };
-            if shared.stats.active.load(Ordering::SeqCst) >= self.config.max_clients {
+            // A place among the clients is taken in one step, so that accept loops on several
+            // listeners never serve more than the limit together.
+            let max = self.config.max_clients;
+            let taken =
+                shared
+                    .stats
+                    .active
+                    .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |active| {
+                        (active < max).then_some(active + 1)
+                    });
+            let Ok(before) = taken else {
                 shared.stats.rejected.fetch_add(1, Ordering::Relaxed);
                 reject_warnings.warn(|again| {
+                    let clients = if max == 1 { "client" } else { "clients" };
                     format!(
-                        "{peer} rejected: already serving {} clients (--max-clients){again}",
-                        self.config.max_clients
+                        "{peer} rejected: already serving {max} {clients} (--max-clients){again}"
                     )
                 });
                 drop(stream);
                 continue;
-            }
-            next_id += 1;
-            self.spawn_client(next_id, stream, peer);
+            };
+            let id = shared.next_id.fetch_add(1, Ordering::Relaxed) + 1;
+            self.spawn_client(id, stream, peer, before + 1);
         }
-        self.close_clients()
     }
 
-    /// Starts the thread that serves one client and records it in the registry.
-    fn spawn_client(&self, id: u64, stream: TcpStream, peer: SocketAddr) {
+    /// Starts the thread that serves one client, already counted as `active`, and records it
+    /// in the registry.
+    fn spawn_client(&self, id: u64, stream: TcpStream, peer: SocketAddr, active: usize) {
         let shared = &self.shared;
-        let active = shared.stats.active.fetch_add(1, Ordering::SeqCst) + 1;
         shared.stats.served.fetch_add(1, Ordering::Relaxed);
         let stream = Arc::new(stream);
         shared.clients().insert(
@@ -316,31 +417,6 @@ impl Server {
                 error!("{peer}: could not start a thread for this client, closing: {err}");
             }
         }
-    }
-
-    /// Closes every client connection, joins the client threads and returns the final counters.
-    fn close_clients(self) -> StatsSnapshot {
-        let clients: Vec<ClientEntry> = self.shared.clients().drain().map(|(_, c)| c).collect();
-        if !clients.is_empty() {
-            info!(
-                "shutting down: closing {} client connections",
-                clients.len()
-            );
-        }
-        for client in &clients {
-            // A thread blocked in read() sees end of stream, one blocked in write() gets an
-            // error, and the client sees end of stream.
-            crate::sys::interrupt(&client.stream);
-        }
-        for thread in clients.into_iter().filter_map(|c| c.thread) {
-            let _ = thread.join();
-        }
-        let stats = self.shared.snapshot();
-        match crate::logging::dropped_lines() {
-            0 => info!("stopped: {stats}"),
-            dropped => info!("stopped: {stats}, {dropped} log lines dropped"),
-        }
-        stats
     }
 }
 
@@ -506,7 +582,7 @@ mod tests {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let stream = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
         let peer = stream.local_addr().unwrap();
-        let server = Server::from_listener(listener, ServerConfig::default()).unwrap();
+        let server = Server::from_listeners(vec![listener], ServerConfig::default()).unwrap();
         let shared = Arc::clone(&server.shared);
         shared.stats.active.fetch_add(1, Ordering::SeqCst);
         shared.clients().insert(

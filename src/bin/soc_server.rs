@@ -8,20 +8,31 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Parser;
-use soc::cli::{parse_limit, Endpoint, Limit, Verbosity};
+use soc::cli::{parse_limit, Limit, Verbosity};
 use soc::server::{Server, ServerConfig};
 use soc::sys::OpenFileLimit;
 
 /// TCP echo server: every byte a client sends comes back, unchanged and in order.
 ///
-/// Prints `listening on ADDR` on standard output once it accepts connections; logs go to
-/// standard error. Stops cleanly on Ctrl-C (or SIGTERM, or Ctrl-Break on Windows); a second
-/// one stops it at once.
+/// Prints `listening on ADDR` on standard output, one line per address, once it accepts
+/// connections; logs go to standard error. Stops cleanly on Ctrl-C (or SIGTERM, or Ctrl-Break on
+/// Windows); a second one stops it at once.
 #[derive(Debug, Parser)]
 #[command(name = "soc_server", version)]
 struct Args {
-    #[command(flatten)]
-    endpoint: Endpoint,
+    /// Address or host name to listen on; a name is listened on at every address it resolves
+    /// to, the option may be repeated, and `::` takes IPv4 clients too
+    #[arg(
+        long = "host",
+        value_name = "HOST",
+        env = "SOC_HOST",
+        default_value = "127.0.0.1"
+    )]
+    hosts: Vec<String>,
+
+    /// TCP port (0 lets the operating system choose one)
+    #[arg(short, long, env = "SOC_PORT", default_value_t = 8888)]
+    port: u16,
 
     /// Most clients served at once; more connections are accepted and closed at once
     #[arg(long, value_name = "N", default_value_t = 1024,
@@ -71,7 +82,7 @@ fn run(args: Args) -> anyhow::Result<()> {
         max_clients: args.max_clients as usize,
         idle_timeout: args.idle_timeout,
     };
-    let server = Server::bind(&args.endpoint.host, args.endpoint.port, config)?;
+    let server = Server::bind(&args.hosts, args.port, config)?;
     let handle = server.shutdown_handle();
     soc::signals::on_termination(move |signal| {
         // Stop first, log second: the stop must not wait on standard error.
@@ -83,9 +94,12 @@ fn run(args: Args) -> anyhow::Result<()> {
     // Scripts and tests read the real port from this line, so it must be out before the first
     // client can be accepted, and flushed even when standard output is a pipe.
     let mut stdout = std::io::stdout().lock();
-    if let Err(err) =
-        writeln!(stdout, "listening on {}", server.local_addr()).and_then(|()| stdout.flush())
-    {
+    let announced = server
+        .local_addrs()
+        .iter()
+        .try_for_each(|addr| writeln!(stdout, "listening on {addr}"))
+        .and_then(|()| stdout.flush());
+    if let Err(err) = announced {
         log::warn!("could not write to standard output: {err}");
     }
     drop(stdout);

@@ -27,7 +27,7 @@ impl TestServer {
     }
 
     pub fn with_config(config: ServerConfig) -> TestServer {
-        let server = Server::bind("127.0.0.1", 0, config).expect("bind a test server");
+        let server = Server::bind(&["127.0.0.1"], 0, config).expect("bind a test server");
         let addr = server.local_addr();
         let handle = server.shutdown_handle();
         let thread = thread::spawn(move || server.run());
