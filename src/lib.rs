@@ -9,9 +9,9 @@
 //! **The server** ([`server`]). [`server::Server::bind`] resolves the host and creates the
 //! listening socket ([`net::listen`]: Python's `socket()`, `bind()` and `listen()` in one call),
 //! and hands back a [`server::Server`] whose [`server::Server::local_addr`] is the real address,
-//! port 0 included. [`server::Server::run`] is the accept loop, the only thread that creates
-//! client threads: it owns the listener, checks the client limit, and spawns one OS thread per
-//! accepted client (a small stack, one bounded buffer). Each client thread runs the echo loop
+//! port 0 included. [`server::Server::run`] runs one accept loop per listening address (usually
+//! one); only accept loops create client threads: each takes a place under the client limit and
+//! spawns one OS thread per accepted client (a small stack, one bounded buffer). Each client thread runs the echo loop
 //! until the peer closes, goes idle, or the server shuts down, and a guard takes it out of the
 //! counters and the registry however it ends. A [`server::ShutdownHandle`], which the
 //! Ctrl-C handler in [`signals`] calls, stops the accept loop (waking it with one connection to

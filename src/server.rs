@@ -1,7 +1,8 @@
-//! The server: the listening socket, the accept loop, one thread per client, and shutdown.
+//! The server: the listening sockets, their accept loops, one thread per client, and shutdown.
 //!
-//! The accept loop is the only thread that creates client threads, so the client limit is a
-//! plain check of the active count before each spawn. Every client thread holds a guard that
+//! Only accept loops (one per listening address) create client threads, and each takes a place
+//! under the client limit in one atomic step before it spawns, so the limit holds for all of them
+//! together. Every client thread holds a guard that
 //! takes it out of the count and out of the registry when it ends, however it ends (a panic
 //! included), so the numbers stay right.
 

@@ -83,8 +83,16 @@ fn a_name_is_listened_on_at_every_address_it_resolves_to() {
         assert_eq!(addr.port(), port, "{:?}", server.addrs);
         assert_echoes_at(*addr);
     }
-    assert!(server.addrs.iter().any(|a| a.is_ipv4()), "{:?}", server.addrs);
-    assert!(server.addrs.iter().any(|a| a.is_ipv6()), "{:?}", server.addrs);
+    assert!(
+        server.addrs.iter().any(|a| a.is_ipv4()),
+        "{:?}",
+        server.addrs
+    );
+    assert!(
+        server.addrs.iter().any(|a| a.is_ipv6()),
+        "{:?}",
+        server.addrs
+    );
 }
 
 #[test]
