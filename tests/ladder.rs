@@ -4,8 +4,8 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener};
+use std::io::{BufReader, Read, Write};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::thread;
@@ -49,14 +49,7 @@ impl ExampleServer {
             .spawn()
             .unwrap();
         let mut stdout = BufReader::new(child.stdout.take().unwrap());
-        let mut first = String::new();
-        stdout.read_line(&mut first).unwrap();
-        let addr = first
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("{name} printed {first:?}"))
-            .parse()
-            .unwrap();
+        let addr = common::listening_addrs(&mut stdout, 1)[0];
         // Keep reading what it prints (one line per client), so that its stdout never fills.
         thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
         ExampleServer { child, addr }
@@ -150,13 +143,7 @@ fn step2_server_serves_a_second_client_at_once() {
 
 /// A server that echoes slowly, 4 bytes at a time: one reply arrives in several pieces.
 fn slow_chunked_echo_server() -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    thread::spawn(move || {
-        let Ok((mut conn, _)) = listener.accept() else {
-            return;
-        };
-        conn.set_read_timeout(Some(STEP)).unwrap();
+    common::serve_once(|mut conn| {
         let mut buf = [0u8; 1024];
         while let Ok(n @ 1..) = conn.read(&mut buf) {
             for piece in buf[..n].chunks(4) {
@@ -166,8 +153,7 @@ fn slow_chunked_echo_server() -> SocketAddr {
                 thread::sleep(Duration::from_millis(100));
             }
         }
-    });
-    addr
+    })
 }
 
 /// What an example client prints for `hello world` echoed in pieces.
@@ -196,17 +182,10 @@ fn step3_client_prints_the_whole_reply() {
 
 /// A server that accepts and reads, and never answers, for as long as a test step may last.
 fn silent_server() -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    thread::spawn(move || {
-        let Ok((mut conn, _)) = listener.accept() else {
-            return;
-        };
-        conn.set_read_timeout(Some(STEP)).unwrap();
+    common::serve_once(|mut conn| {
         let mut buf = [0u8; 1024];
         while let Ok(1..) = conn.read(&mut buf) {}
-    });
-    addr
+    })
 }
 
 #[test]

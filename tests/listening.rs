@@ -3,7 +3,7 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
+use std::io::BufReader;
 use std::net::{Ipv4Addr, SocketAddr, ToSocketAddrs};
 use std::process::{Child, Command, Stdio};
 
@@ -29,17 +29,7 @@ impl Listening {
             .spawn()
             .unwrap();
         let mut stdout = BufReader::new(child.stdout.take().unwrap());
-        let addrs = (0..lines)
-            .map(|_| {
-                let mut line = String::new();
-                stdout.read_line(&mut line).unwrap();
-                line.trim()
-                    .strip_prefix("listening on ")
-                    .unwrap_or_else(|| panic!("unexpected line {line:?}"))
-                    .parse()
-                    .unwrap()
-            })
-            .collect();
+        let addrs = common::listening_addrs(&mut stdout, lines);
         Listening { child, addrs }
     }
 }

@@ -3,8 +3,8 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::io::{BufReader, Read, Write};
+use std::net::TcpStream;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -30,14 +30,7 @@ fn serves_every_client_with_an_unread_log(extra: &[&str]) {
     // Held open and not read until every client has been served.
     let unread_log = child.stderr.take().unwrap();
     let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    let mut first = String::new();
-    stdout.read_line(&mut first).unwrap();
-    let addr: SocketAddr = first
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap()
-        .parse()
-        .unwrap();
+    let addr = common::listening_addrs(&mut stdout, 1)[0];
     let started = Instant::now();
     for i in 0..CLIENTS {
         let stream = TcpStream::connect_timeout(&addr, ECHO_LIMIT).unwrap();

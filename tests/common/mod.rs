@@ -215,6 +215,23 @@ pub fn wait_with_deadline(child: &mut Child, limit: Duration) -> ExitStatus {
     status
 }
 
+/// The addresses of the next `count` lines of a server's output, each `listening on ADDR`.
+pub fn listening_addrs(stdout: &mut impl BufRead, count: usize) -> Vec<SocketAddr> {
+    (0..count)
+        .map(|_| {
+            let mut line = String::new();
+            stdout
+                .read_line(&mut line)
+                .expect("read the server's output");
+            line.trim()
+                .strip_prefix("listening on ")
+                .unwrap_or_else(|| panic!("expected `listening on ADDR`, got {line:?}"))
+                .parse()
+                .expect("a socket address after `listening on`")
+        })
+        .collect()
+}
+
 /// Kills the child with this PID when dropped, so that a failing test leaves no process behind.
 pub struct KillOnDrop(pub u32);
 
