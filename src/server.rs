@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{mpsc, Arc, Condvar, Mutex, MutexGuard};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
@@ -46,6 +46,30 @@ pub struct ServerConfig {
     pub max_clients: usize,
     /// How long a client may send nothing, or leave its echo unread, before it is disconnected.
     pub idle_timeout: Limit,
+    /// How many client threads wait for the next client once theirs has left, and for how long.
+    pub thread_cache: ThreadCache,
+}
+
+/// Client threads kept for the next client instead of ending with theirs (MySQL's
+/// `thread_cache_size`, Apache's worker MPM): creating a thread costs more system calls than the
+/// whole echo of a short connection, and a parked thread takes the next client at the cost of
+/// one wake-up. Each client still has one thread to itself for its whole life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ThreadCache {
+    /// At most this many threads wait for a client at once; the others end with their client.
+    pub max_parked: usize,
+    /// A thread that has waited this long without a client ends, so an idle server goes back
+    /// to its accept loops alone.
+    pub park_limit: Duration,
+}
+
+impl Default for ThreadCache {
+    fn default() -> Self {
+        Self {
+            max_parked: 32,
+            park_limit: Duration::from_secs(10),
+        }
+    }
 }
 
 impl Default for ServerConfig {
@@ -53,6 +77,7 @@ impl Default for ServerConfig {
         Self {
             max_clients: 1024,
             idle_timeout: Limit::After(Duration::from_secs(300)),
+            thread_cache: ThreadCache::default(),
         }
     }
 }
@@ -95,11 +120,22 @@ impl std::fmt::Display for StatsSnapshot {
     }
 }
 
-/// A client being served: its socket (to close it at shutdown) and its thread (to join it).
+/// A client being served: its socket (to close it at shutdown).
 struct ClientEntry {
     stream: Arc<TcpStream>,
-    thread: Option<JoinHandle<()>>,
 }
+
+/// A client handed to a client thread: everything that thread needs to serve it.
+struct ClientJob {
+    stream: Arc<TcpStream>,
+    peer: SocketAddr,
+    /// Clients being served, this one included, when it was accepted.
+    active: usize,
+    guard: ClientGuard,
+}
+
+/// What a parked client thread is woken with.
+type Mailbox = mpsc::Sender<Option<ClientJob>>;
 
 /// State shared by the accept loop, the client threads and shutdown handles.
 struct Shared {
@@ -112,6 +148,12 @@ struct Shared {
     clients: Mutex<HashMap<u64, ClientEntry>>,
     /// Signalled, with `clients` locked, each time a client leaves.
     client_left: Condvar,
+    /// Client threads waiting for a client, most recently parked last, each with its id.
+    parked: Mutex<Vec<(u64, Mailbox)>>,
+    /// Every client thread that may still run, by id, to join them at shutdown.
+    threads: Mutex<HashMap<u64, JoinHandle<()>>>,
+    /// The last client thread id handed out.
+    next_thread: AtomicU64,
 }
 
 impl Shared {
@@ -119,6 +161,18 @@ impl Shared {
         // A client thread never panics while holding this lock, but if one did the map is still
         // consistent (every change to it is a single insert or remove), so carry on.
         self.clients
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn parked(&self) -> MutexGuard<'_, Vec<(u64, Mailbox)>> {
+        self.parked
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn threads(&self) -> MutexGuard<'_, HashMap<u64, JoinHandle<()>>> {
+        self.threads
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
@@ -173,6 +227,11 @@ impl ShutdownHandle {
         self.shared.snapshot()
     }
 
+    /// Client threads waiting for a client now ([`ThreadCache`]).
+    pub fn parked_threads(&self) -> usize {
+        self.shared.parked().len()
+    }
+
     /// Waits until at most `clients` clients are being served, or `limit` has passed; returns
     /// whether it got there. Woken by each client that leaves, not by polling.
     pub fn wait_until_active_at_most(&self, clients: usize, limit: Duration) -> bool {
@@ -224,6 +283,9 @@ impl Server {
                 stats: Stats::default(),
                 clients: Mutex::new(HashMap::new()),
                 client_left: Condvar::new(),
+                parked: Mutex::new(Vec::new()),
+                threads: Mutex::new(HashMap::new()),
+                next_thread: AtomicU64::new(0),
             }),
             config,
         })
@@ -307,7 +369,14 @@ impl Server {
             // error, and the client sees end of stream.
             crate::sys::interrupt(&client.stream);
         }
-        for thread in clients.into_iter().filter_map(|c| c.thread) {
+        drop(clients);
+        // Parked threads end now; the others end as their client does (they see the flag
+        // under the same lock before they would park).
+        for (_, mailbox) in self.shared.parked().drain(..) {
+            let _ = mailbox.send(None);
+        }
+        let threads: Vec<JoinHandle<()>> = self.shared.threads().drain().map(|(_, t)| t).collect();
+        for thread in threads {
             let _ = thread.join();
         }
         let stats = self.shared.snapshot();
@@ -375,13 +444,13 @@ impl Acceptor {
                 continue;
             };
             let id = shared.next_id.fetch_add(1, Ordering::Relaxed) + 1;
-            self.spawn_client(id, stream, peer, before + 1);
+            self.start_client(id, stream, peer, before + 1);
         }
     }
 
-    /// Starts the thread that serves one client, already counted as `active`, and records it
-    /// in the registry.
-    fn spawn_client(&self, id: u64, stream: TcpStream, peer: SocketAddr, active: usize) {
+    /// Hands one client, already counted as `active`, to a parked client thread, or to a new
+    /// one when none is parked; records it in the registry.
+    fn start_client(&self, id: u64, stream: TcpStream, peer: SocketAddr, active: usize) {
         let shared = &self.shared;
         shared.stats.served.fetch_add(1, Ordering::Relaxed);
         let stream = Arc::new(stream);
@@ -389,33 +458,111 @@ impl Acceptor {
             id,
             ClientEntry {
                 stream: Arc::clone(&stream),
-                thread: None,
             },
         );
-        // The guard is created before the spawn so that a failed spawn (which drops the closure
-        // and the guard with it) also undoes the count and the registry entry.
-        let guard = ClientGuard {
-            id,
+        // The guard goes with the client, so that a failed spawn (which drops it) also undoes
+        // the count and the registry entry.
+        let mut job = ClientJob {
+            stream,
             peer,
-            shared: Arc::clone(shared),
-            released: false,
+            active,
+            guard: ClientGuard {
+                id,
+                peer,
+                shared: Arc::clone(shared),
+                released: false,
+            },
         };
-        let idle_timeout = self.config.idle_timeout;
+        // A parked thread whose wait has just ended may be gone: then the next one, or a new one.
+        while let Some((_, mailbox)) = shared.parked().pop() {
+            match mailbox.send(Some(job)) {
+                Ok(()) => return,
+                Err(mpsc::SendError(returned)) => job = returned.expect("a client was sent"),
+            }
+        }
+        let thread_id = shared.next_thread.fetch_add(1, Ordering::Relaxed) + 1;
+        let client_thread = ClientThread {
+            id: thread_id,
+            shared: Arc::clone(shared),
+            idle_timeout: self.config.idle_timeout,
+            cache: self.config.thread_cache,
+        };
         let spawned = thread::Builder::new()
-            .name(format!("client {peer}"))
+            .name("client".into())
             .stack_size(CLIENT_STACK_SIZE)
-            .spawn(move || serve_client(&stream, peer, idle_timeout, active, guard));
+            .spawn(move || client_thread.run(job));
         match spawned {
             Ok(thread) => {
-                if let Some(entry) = shared.clients().get_mut(&id) {
-                    entry.thread = Some(thread);
-                }
+                shared.threads().insert(thread_id, thread);
             }
             Err(err) => {
                 // The closure, and with it the guard and the stream, is already dropped: the
                 // connection is closed and uncounted.
                 shared.stats.failed.fetch_add(1, Ordering::Relaxed);
                 error!("{peer}: could not start a thread for this client, closing: {err}");
+            }
+        }
+    }
+}
+
+/// A client thread: serves one client at a time for that client's whole life, then parks to
+/// wait for the next one ([`ThreadCache`]) or ends.
+struct ClientThread {
+    id: u64,
+    shared: Arc<Shared>,
+    idle_timeout: Limit,
+    cache: ThreadCache,
+}
+
+impl ClientThread {
+    fn run(self, first: ClientJob) {
+        let (mailbox, next_client) = mpsc::channel();
+        let mut next = Some(first);
+        while let Some(ClientJob {
+            stream,
+            peer,
+            active,
+            guard,
+        }) = next
+        {
+            serve_client(&stream, peer, self.idle_timeout, active, guard);
+            // The connection closes here (the registry's reference went with the guard), not
+            // when the next client comes.
+            drop(stream);
+            next = self.park(&mailbox, &next_client);
+        }
+        // Ending on its own (not joined by a shutdown): nobody needs its handle any more.
+        self.shared.threads().remove(&self.id);
+    }
+
+    /// Waits for the next client, unless the cache is full, the server is shutting down, or
+    /// none comes within the park limit.
+    fn park(
+        &self,
+        mailbox: &Mailbox,
+        next_client: &mpsc::Receiver<Option<ClientJob>>,
+    ) -> Option<ClientJob> {
+        {
+            let mut parked = self.shared.parked();
+            // Checked under the lock that shutdown drains the cache with: no thread parks after.
+            if self.shared.shutting_down.load(Ordering::SeqCst)
+                || parked.len() >= self.cache.max_parked
+            {
+                return None;
+            }
+            parked.push((self.id, mailbox.clone()));
+        }
+        match next_client.recv_timeout(self.cache.park_limit) {
+            Ok(next) => next,
+            Err(_) => {
+                let mut parked = self.shared.parked();
+                if let Some(at) = parked.iter().position(|&(id, _)| id == self.id) {
+                    parked.remove(at);
+                    return None;
+                }
+                drop(parked);
+                // Taken off the list just now: a client (or the shutdown) is on its way.
+                next_client.recv().ok().flatten()
             }
         }
     }
@@ -590,7 +737,6 @@ mod tests {
             id,
             ClientEntry {
                 stream: Arc::new(stream),
-                thread: None,
             },
         );
         let guard = ClientGuard {

@@ -203,6 +203,7 @@ fn a_second_signal_ends_a_stuck_shutdown_at_once() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
+    let _kill_if_this_test_fails = common::KillOnDrop(child.id());
     let _unread_stderr = child.stderr.take().unwrap();
     let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
     let mut line = String::new();

@@ -81,6 +81,7 @@ fn run(args: Args) -> anyhow::Result<()> {
     let config = ServerConfig {
         max_clients: args.max_clients as usize,
         idle_timeout: args.idle_timeout,
+        ..ServerConfig::default()
     };
     let server = Server::bind(&args.hosts, args.port, config)?;
     let handle = server.shutdown_handle();
