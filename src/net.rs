@@ -166,6 +166,11 @@ pub fn connect_to(addrs: &[SocketAddr], timeout: Option<Duration>) -> anyhow::Re
         };
         match attempt {
             Ok(stream) => {
+                if let Ok(local) = stream.local_addr() {
+                    if is_self_connection(local, addr) {
+                        return Err(anyhow::Error::new(SelfConnection(addr)));
+                    }
+                }
                 stream
                     .set_nodelay(true)
                     .with_context(|| format!("could not set TCP_NODELAY on {addr}"))?;
@@ -178,6 +183,29 @@ pub fn connect_to(addrs: &[SocketAddr], timeout: Option<Duration>) -> anyhow::Re
         Some((addr, err)) => Err(describe_connect_error(addr, err, timeout)),
         None => bail!("no address to connect to"),
     }
+}
+
+/// A connection whose two ends are one socket: TCP's simultaneous open lets a connect to a free
+/// port in the ephemeral range (every `--port 0` server's, once it has gone) pick that same port
+/// as its own, and such a socket echoes everything, perfectly. It is never used.
+#[derive(Debug)]
+pub struct SelfConnection(pub SocketAddr);
+
+impl std::fmt::Display for SelfConnection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "the connection to {} was connected to itself (nothing listens there); refused",
+            self.0
+        )
+    }
+}
+
+impl std::error::Error for SelfConnection {}
+
+/// Whether a connection from `local` to `peer` is a socket connected to itself.
+pub fn is_self_connection(local: SocketAddr, peer: SocketAddr) -> bool {
+    local == peer
 }
 
 fn describe_connect_error(
@@ -218,4 +246,19 @@ pub fn is_timeout(err: &io::Error) -> bool {
         err.kind(),
         io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_self_connection;
+
+    #[test]
+    fn a_socket_connected_to_itself_is_recognised() {
+        let me = "127.0.0.1:40000".parse().unwrap();
+        assert!(is_self_connection(me, me));
+        let server = "127.0.0.1:40001".parse().unwrap();
+        assert!(!is_self_connection(me, server));
+        let other_host = "127.0.0.2:40000".parse().unwrap();
+        assert!(!is_self_connection(me, other_host));
+    }
 }

@@ -380,3 +380,89 @@ fn bench_raises_a_low_soft_file_limit_to_open_its_connections() {
     assert_eq!(report["connected"], 200, "{report}");
     assert_eq!(report["errors"]["connect_failures"], 0, "{report}");
 }
+
+/// A server that serves one connection at a time, like the Python seed: the others wait.
+fn one_at_a_time_server() -> SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { break };
+            stream.set_read_timeout(Some(STEP)).unwrap();
+            let mut buf = [0u8; 1024];
+            while let Ok(n @ 1..) = stream.read(&mut buf) {
+                if stream.write_all(&buf[..n]).is_err() {
+                    break;
+                }
+            }
+        }
+    });
+    addr
+}
+
+#[test]
+fn bench_fails_naming_the_connections_a_server_never_served() {
+    let run = client(
+        one_at_a_time_server(),
+        &["bench", "-c", "5", "-d", "1", "--warmup", "0.2"],
+    );
+    assert_eq!(run.status.code(), Some(1), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("4 of 5 connections completed no round trip in the measured time"),
+        "{}",
+        run.stderr
+    );
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(stdout.contains("(4 with none)"), "{stdout}");
+}
+
+#[test]
+fn bench_stops_at_once_when_its_server_goes_away() {
+    let mut server = ServerProcess::start(&[]);
+    let mut bench = std::process::Command::new(env!("CARGO_BIN_EXE_soc_client"))
+        .args(common::at(server.addr))
+        .args(["bench", "-c", "10", "-d", "30", "--warmup", "0.1"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    server.expect_log("connected (10 active)");
+    let _ = server.child.kill();
+    let _ = server.child.wait();
+    let killed = std::time::Instant::now();
+    let status = common::wait_with_deadline(&mut bench, STEP);
+    let took = killed.elapsed();
+    let mut stdout = String::new();
+    bench
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut stdout)
+        .unwrap();
+    let stderr = common::stderr_of(&mut bench);
+    assert_eq!(status.code(), Some(1), "{stdout}{stderr}");
+    assert!(took < Duration::from_secs(5), "took {took:?} to notice");
+    assert!(stderr.contains("the server went away"), "{stderr}");
+    assert!(stdout.contains("PARTIAL"), "{stdout}");
+}
+
+#[test]
+fn a_clean_bench_leaves_no_failed_client_on_the_server() {
+    let server = TestServer::start();
+    let options = soc::bench::PingPongOptions {
+        connections: 20,
+        duration: Duration::from_secs(1),
+        warmup: Duration::from_millis(200),
+        ..soc::bench::PingPongOptions::default()
+    };
+    let report = soc::bench::ping_pong(&[server.addr], &options, 1, &StopFlag::new()).unwrap();
+    let report = soc::bench::BenchReport::PingPong(report);
+    assert_eq!(report.verdict(), Ok(()), "{report}");
+    let stats = server.stop();
+    assert_eq!(
+        (stats.served, stats.active, stats.failed),
+        (20, 0, 0),
+        "{stats:?}"
+    );
+}

@@ -64,12 +64,20 @@ pub struct ErrorCounts {
     pub timeouts: u64,
     /// Echoes that came back with bytes different from those sent.
     pub corrupted: u64,
+    /// Connections that turned out to be connected to themselves, refused (never measured).
+    pub self_connections: u64,
+    /// Connect failures and resets after the warm-up: the server refusing or dropping clients
+    /// while it was measured.
+    pub after_warmup: u64,
+    /// Connections the server closed before their first echo (a full server turning clients
+    /// away at once, as soc_server does beyond `--max-clients`).
+    pub closed_at_once: u64,
 }
 
 impl ErrorCounts {
     /// All errors together.
     pub fn total(&self) -> u64 {
-        self.connect_failures + self.resets + self.timeouts + self.corrupted
+        self.connect_failures + self.resets + self.timeouts + self.corrupted + self.self_connections
     }
 
     fn add(&mut self, other: &ErrorCounts) {
@@ -77,6 +85,44 @@ impl ErrorCounts {
         self.resets += other.resets;
         self.timeouts += other.timeouts;
         self.corrupted += other.corrupted;
+        self.self_connections += other.self_connections;
+        self.after_warmup += other.after_warmup;
+        self.closed_at_once += other.closed_at_once;
+    }
+}
+
+/// How evenly the server served the connections: round trips in the measured time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Fairness {
+    /// Fewest round trips of any connection.
+    pub fewest: u64,
+    /// Most round trips of any connection.
+    pub most: u64,
+    /// Connections that completed no round trip at all.
+    pub silent: usize,
+}
+
+impl Default for Fairness {
+    fn default() -> Self {
+        Self {
+            fewest: u64::MAX,
+            most: 0,
+            silent: 0,
+        }
+    }
+}
+
+impl Fairness {
+    fn count(&mut self, round_trips: u64) {
+        self.fewest = self.fewest.min(round_trips);
+        self.most = self.most.max(round_trips);
+        self.silent += usize::from(round_trips == 0);
+    }
+
+    fn add(&mut self, other: &Fairness) {
+        self.fewest = self.fewest.min(other.fewest);
+        self.most = self.most.max(other.most);
+        self.silent += other.silent;
     }
 }
 
@@ -118,8 +164,13 @@ pub struct PingPongReport {
     pub mb_per_sec_each_way: f64,
     /// Latency of the round trips in the window.
     pub latency_ms: LatencyMs,
+    /// Round trips per connection: fewest, most, and connections with none.
+    pub fairness: Fairness,
     /// What went wrong.
     pub errors: ErrorCounts,
+    /// The server went away (refused connections) this many seconds into the measured time: the
+    /// run stopped there, and its rates are over that time only.
+    pub server_gone_after: Option<f64>,
 }
 
 /// The result of a stream run.
@@ -159,13 +210,54 @@ pub enum BenchReport {
 }
 
 impl BenchReport {
-    /// The verdict for the exit status: no corrupted echo, and something was measured.
-    pub fn passed(&self) -> bool {
+    /// The verdict: `Err` with the reason, on one line, when the run cannot be trusted as a
+    /// measurement of a working server. A measuring tool fails loudly.
+    pub fn verdict(&self) -> Result<(), String> {
         match self {
-            BenchReport::PingPong(report) => {
-                report.errors.corrupted == 0 && report.connected > 0 && report.round_trips > 0
+            BenchReport::PingPong(r) => {
+                let e = &r.errors;
+                if e.corrupted > 0 {
+                    return Err(format!("{} echoes came back corrupted", e.corrupted));
+                }
+                if r.connected == 0 {
+                    return Err("no connection could be made".into());
+                }
+                if let Some(after) = r.server_gone_after {
+                    return Err(format!(
+                        "the server went away {after:.1} s into the measured time (connections \
+                         refused); the rates above are partial, over that time only"
+                    ));
+                }
+                if r.fairness.silent > 0 {
+                    return Err(format!(
+                        "{} of {} connections completed no round trip in the measured time \
+                         (a server that serves some clients and not others)",
+                        r.fairness.silent, r.connections
+                    ));
+                }
+                if e.after_warmup > 0 {
+                    let hint = match e.closed_at_once {
+                        0 => String::new(),
+                        n => format!(
+                            "; it closed {n} at once, before any echo: is its client limit \
+                             (soc_server --max-clients) below -c?"
+                        ),
+                    };
+                    return Err(format!(
+                        "the server refused or dropped {} connections after the warm-up{hint}",
+                        e.after_warmup
+                    ));
+                }
+                if r.round_trips == 0 {
+                    return Err("no round trip completed".into());
+                }
+                Ok(())
             }
-            BenchReport::Stream(report) => report.intact(),
+            BenchReport::Stream(r) if !r.intact() => Err(format!(
+                "{} of {} bytes came back, {} corrupted",
+                r.bytes_echoed, r.bytes_sent, r.corrupted_bytes
+            )),
+            BenchReport::Stream(_) => Ok(()),
         }
     }
 }
@@ -176,8 +268,16 @@ impl std::fmt::Display for BenchReport {
             BenchReport::PingPong(r) => {
                 writeln!(
                     f,
-                    "ping-pong: {} connections ({} up) x {} B to {}, {:.1} s measured",
-                    r.connections, r.connected, r.message_bytes, r.server, r.seconds
+                    "ping-pong: {} connections ({} up) x {} B to {}, {:.1} s measured{}",
+                    r.connections,
+                    r.connected,
+                    r.message_bytes,
+                    r.server,
+                    r.seconds,
+                    match r.server_gone_after {
+                        Some(_) => " (PARTIAL: the server went away)",
+                        None => "",
+                    }
                 )?;
                 writeln!(
                     f,
@@ -195,11 +295,24 @@ impl std::fmt::Display for BenchReport {
                     "latency (ms)  p50 {:.3}  p90 {:.3}  p99 {:.3}  p99.9 {:.3}  max {:.3}",
                     l.p50, l.p90, l.p99, l.p999, l.max
                 )?;
+                let fair = &r.fairness;
+                writeln!(
+                    f,
+                    "per connection  fewest {}  most {} round trips  ({} with none)",
+                    if fair.fewest == u64::MAX {
+                        0
+                    } else {
+                        fair.fewest
+                    },
+                    fair.most,
+                    fair.silent
+                )?;
                 let e = &r.errors;
                 write!(
                     f,
-                    "errors        {} connect failures, {} resets, {} timeouts, {} corrupted",
-                    e.connect_failures, e.resets, e.timeouts, e.corrupted
+                    "errors        {} connect failures, {} resets, {} timeouts, {} corrupted, \
+                     {} self-connections refused",
+                    e.connect_failures, e.resets, e.timeouts, e.corrupted, e.self_connections
                 )
             }
             BenchReport::Stream(r) => {

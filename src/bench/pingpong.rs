@@ -3,7 +3,7 @@
 use std::io::{self, IsTerminal, Read, Write};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -11,7 +11,7 @@ use anyhow::{anyhow, Context};
 use hdrhistogram::Histogram;
 use mio::{Events, Interest, Poll, Token};
 
-use super::{ErrorCounts, LatencyMs, PingPongOptions, PingPongReport};
+use super::{ErrorCounts, Fairness, LatencyMs, PingPongOptions, PingPongReport};
 use crate::pattern::Pattern;
 use crate::signals::StopFlag;
 
@@ -29,6 +29,35 @@ fn new_histogram() -> Histogram<u64> {
 struct Window {
     measure_from: Instant,
     end: Instant,
+}
+
+/// How long the connections may take, at the end, to give back their last echo and close.
+const CLOSE_GRACE: Duration = Duration::from_secs(1);
+
+/// Raised by the first event loop whose reconnect is refused after the server was there: every
+/// loop stops at once, and the report says when.
+#[derive(Default)]
+struct ServerGone {
+    flag: StopFlag,
+    at: Mutex<Option<Instant>>,
+}
+
+impl ServerGone {
+    fn raise(&self) {
+        let mut at = self
+            .at
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        at.get_or_insert_with(Instant::now);
+        self.flag.request();
+    }
+
+    fn at(&self) -> Option<Instant> {
+        *self
+            .at
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
 }
 
 /// Live counters the progress line reads while the loops run.
@@ -59,10 +88,17 @@ pub fn ping_pong(
     // possible), so that the progress display ends with them.
     let all_done = StopFlag::new();
     let running = Arc::new(AtomicU64::new(threads as u64));
+    let gone = Arc::new(ServerGone::default());
     let workers: Vec<_> = (0..threads)
         .map(|worker| {
             let ids: Vec<usize> = (worker..options.connections).step_by(threads).collect();
-            let loop_state = EventLoop::new(addrs.to_vec(), options.clone(), window, stop.clone());
+            let loop_state = EventLoop::new(
+                addrs.to_vec(),
+                options.clone(),
+                window,
+                stop.clone(),
+                Arc::clone(&gone),
+            );
             let progress = Arc::clone(&progress);
             let (running, all_done) = (Arc::clone(&running), all_done.clone());
             thread::Builder::new()
@@ -85,6 +121,7 @@ pub fn ping_pong(
     let mut round_trips = 0;
     let mut connected = 0;
     let mut connect_error = None;
+    let mut fairness = Fairness::default();
     for worker in workers {
         let outcome = worker
             .join()
@@ -95,6 +132,7 @@ pub fn ping_pong(
         errors.add(&outcome.errors);
         round_trips += outcome.round_trips;
         connected += outcome.connected;
+        fairness.add(&outcome.fairness);
         connect_error = connect_error.or(outcome.connect_error);
     }
     if connected == 0 {
@@ -102,7 +140,10 @@ pub fn ping_pong(
             return Err(err);
         }
     }
-    let measured_until = Instant::now().min(window.end);
+    let gone_at = gone.at();
+    let measured_until = Instant::now()
+        .min(window.end)
+        .min(gone_at.unwrap_or(window.end));
     let seconds = measured_until
         .saturating_duration_since(window.measure_from)
         .as_secs_f64();
@@ -125,7 +166,12 @@ pub fn ping_pong(
             max: ms(histogram.max()),
             mean: histogram.mean() / 1e6,
         },
+        fairness,
         errors,
+        server_gone_after: gone_at.map(|at| {
+            at.saturating_duration_since(window.measure_from)
+                .as_secs_f64()
+        }),
     })
 }
 
@@ -168,6 +214,7 @@ struct LoopOutcome {
     errors: ErrorCounts,
     round_trips: u64,
     connected: usize,
+    fairness: Fairness,
     /// Why the last connect failed, if one did: the error to show when none succeeded.
     connect_error: Option<anyhow::Error>,
 }
@@ -180,6 +227,10 @@ struct Connection {
     written: usize,
     read: usize,
     seq: u64,
+    /// Round trips in the measured window, over all of this connection's sockets.
+    measured: u64,
+    /// Round trips on the current socket: 0 when the server closes it means "closed at once".
+    on_this_socket: u64,
     sent_at: Instant,
     last_progress: Instant,
     retry_at: Option<Instant>,
@@ -203,6 +254,9 @@ struct EventLoop {
     errors: ErrorCounts,
     round_trips: u64,
     connect_error: Option<anyhow::Error>,
+    gone: Arc<ServerGone>,
+    /// Whether any connection of this loop ever got through.
+    ever_connected: bool,
 }
 
 impl EventLoop {
@@ -211,6 +265,7 @@ impl EventLoop {
         options: PingPongOptions,
         window: Window,
         stop: StopFlag,
+        gone: Arc<ServerGone>,
     ) -> anyhow::Result<Self> {
         Ok(Self {
             poll: Poll::new().context("could not create an event loop")?,
@@ -223,6 +278,8 @@ impl EventLoop {
             errors: ErrorCounts::default(),
             round_trips: 0,
             connect_error: None,
+            gone,
+            ever_connected: false,
         })
     }
 
@@ -239,6 +296,8 @@ impl EventLoop {
                 written: 0,
                 read: 0,
                 seq: 0,
+                measured: 0,
+                on_this_socket: 0,
                 sent_at: now,
                 last_progress: now,
                 retry_at: None,
@@ -257,7 +316,11 @@ impl EventLoop {
         let mut errors_reported = 0;
         loop {
             let now = Instant::now();
-            if give_up || now >= self.window.end || self.stop.is_requested() {
+            if give_up
+                || now >= self.window.end
+                || self.stop.is_requested()
+                || self.gone.flag.is_requested()
+            {
                 break;
             }
             let wait = (self.window.end - now).min(MAINTENANCE_INTERVAL);
@@ -285,11 +348,19 @@ impl EventLoop {
                 errors_reported = total;
             }
         }
+        if !self.gone.flag.is_requested() {
+            self.close_cleanly();
+        }
+        let mut fairness = Fairness::default();
+        for connection in &self.connections {
+            fairness.count(connection.measured);
+        }
         Ok(LoopOutcome {
             histogram: self.histogram,
             errors: self.errors,
             round_trips: self.round_trips,
             connected,
+            fairness,
             connect_error: self.connect_error,
         })
     }
@@ -312,12 +383,30 @@ impl EventLoop {
             Ok(stream) => mio::net::TcpStream::from_std(stream),
             Err(err) => {
                 log::debug!("bench: {err:#}");
+                let now = Instant::now();
+                if err.downcast_ref::<crate::net::SelfConnection>().is_some() {
+                    self.errors.self_connections += 1;
+                } else {
+                    self.errors.connect_failures += 1;
+                    if now >= self.window.measure_from {
+                        self.errors.after_warmup += 1;
+                    }
+                    let refused = err
+                        .root_cause()
+                        .downcast_ref::<io::Error>()
+                        .is_some_and(|io| io.kind() == io::ErrorKind::ConnectionRefused);
+                    if refused && self.ever_connected {
+                        // It was there and now nothing listens: measuring on would measure
+                        // reconnect attempts (or, worse, sockets connected to themselves).
+                        self.gone.raise();
+                    }
+                }
                 self.connect_error = Some(err);
-                self.errors.connect_failures += 1;
-                self.connections[index].retry_at = Some(Instant::now() + MAINTENANCE_INTERVAL);
+                self.connections[index].retry_at = Some(now + MAINTENANCE_INTERVAL);
                 return false;
             }
         };
+        self.ever_connected = true;
         if let Err(err) = self.poll.registry().register(
             &mut stream,
             Token(index),
@@ -331,6 +420,7 @@ impl EventLoop {
         let connection = &mut self.connections[index];
         connection.stream = Some(stream);
         connection.retry_at = None;
+        connection.on_this_socket = 0;
         self.start_message(index);
         if let Err(broken) = self.drive(index) {
             self.drop_connection(index, broken);
@@ -392,7 +482,9 @@ impl EventLoop {
                 return Err(Broken::Corrupted);
             }
             connection.seq += 1;
+            connection.on_this_socket += 1;
             if connection.sent_at >= self.window.measure_from && finished <= self.window.end {
+                connection.measured += 1;
                 let nanos = finished.duration_since(connection.sent_at).as_nanos();
                 self.histogram
                     .saturating_record(u64::try_from(nanos).unwrap_or(u64::MAX));
@@ -407,7 +499,15 @@ impl EventLoop {
 
     fn drop_connection(&mut self, index: usize, broken: Broken) {
         match broken {
-            Broken::Reset => self.errors.resets += 1,
+            Broken::Reset => {
+                self.errors.resets += 1;
+                if self.connections[index].on_this_socket == 0 {
+                    self.errors.closed_at_once += 1;
+                }
+                if Instant::now() >= self.window.measure_from {
+                    self.errors.after_warmup += 1;
+                }
+            }
             Broken::Corrupted => {
                 self.errors.corrupted += 1;
                 log::warn!("bench: corrupted echo on connection {index}");
@@ -419,6 +519,66 @@ impl EventLoop {
         // Reconnect at the next maintenance pass: a server that resets every connection must
         // not turn the loop into a connect storm.
         self.connections[index].retry_at = Some(Instant::now());
+    }
+
+    /// Ends every connection the way a well-behaved client does: a half-close, then reading
+    /// until the server's end of stream (its last echo included), so that the server sees a
+    /// clean close, not a reset, and counts no client as failed. Bounded by [`CLOSE_GRACE`].
+    fn close_cleanly(&mut self) {
+        let deadline = Instant::now() + CLOSE_GRACE;
+        let mut open = 0;
+        for connection in &mut self.connections {
+            if let Some(stream) = connection.stream.as_mut() {
+                let _ = stream.shutdown(std::net::Shutdown::Write);
+                open += 1;
+            }
+        }
+        let mut events = Events::with_capacity(1024);
+        // First pass over all: what is already waiting gives no new readiness edge.
+        let mut ready: Vec<usize> = (0..self.connections.len()).collect();
+        while open > 0 {
+            for index in ready.drain(..) {
+                if self.drain_to_end(index) {
+                    open -= 1;
+                }
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if open == 0 || left.is_zero() {
+                break;
+            }
+            match self.poll.poll(&mut events, Some(left)) {
+                Ok(()) => ready.extend(events.iter().map(|event| event.token().0)),
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => break,
+            }
+        }
+        for connection in &mut self.connections {
+            if let Some(mut stream) = connection.stream.take() {
+                let _ = self.poll.registry().deregister(&mut stream);
+            }
+        }
+    }
+
+    /// Reads and discards until end of stream; true once the connection is done with (closed by
+    /// the server, or failed), false while more may come.
+    fn drain_to_end(&mut self, index: usize) -> bool {
+        let Some(stream) = self.connections[index].stream.as_mut() else {
+            return false;
+        };
+        let mut sink = [0u8; 4096];
+        loop {
+            match stream.read(&mut sink) {
+                Ok(0) => break,
+                Ok(_) => continue,
+                Err(err) if err.kind() == io::ErrorKind::WouldBlock => return false,
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
+                Err(_) => break,
+            }
+        }
+        if let Some(mut stream) = self.connections[index].stream.take() {
+            let _ = self.poll.registry().deregister(&mut stream);
+        }
+        true
     }
 
     /// Times out stalled round trips and reconnects dropped connections whose time has come.

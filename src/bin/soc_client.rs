@@ -229,22 +229,8 @@ fn run_bench(args: &Args, bench: &BenchArgs) -> anyhow::Result<ExitCode> {
     } else {
         writeln!(stdout, "{report}").context("could not write the report")?;
     }
-    if !report.passed() {
-        bail!("the run failed: {}", failure_reason(&report));
+    if let Err(reason) = report.verdict() {
+        bail!("the run failed: {reason}");
     }
     Ok(ExitCode::SUCCESS)
-}
-
-fn failure_reason(report: &BenchReport) -> String {
-    match report {
-        BenchReport::PingPong(r) if r.errors.corrupted > 0 => {
-            format!("{} echoes came back corrupted", r.errors.corrupted)
-        }
-        BenchReport::PingPong(r) if r.connected == 0 => "no connection could be made".into(),
-        BenchReport::PingPong(_) => "no round trip completed".into(),
-        BenchReport::Stream(r) => format!(
-            "{} of {} bytes came back, {} corrupted",
-            r.bytes_echoed, r.bytes_sent, r.corrupted_bytes
-        ),
-    }
 }
