@@ -89,7 +89,7 @@ fn stalled_echo_times_out_in_piped_and_message_modes() {
         b"hello?\n".to_vec(),
     );
     assert_one_line_failure(&run, "no echo from");
-    assert!(run.stderr.contains("1 s (--timeout)"), "{}", run.stderr);
+    assert!(run.stderr.contains("(--timeout 1 s)"), "{}", run.stderr);
 
     // The error names the server, as every client error does.
     let addr = serve_once(swallow);
@@ -139,4 +139,21 @@ fn unreadable_input_is_reported_instead_of_waiting_forever() {
     assert_eq!(status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("could not read the input"), "{stderr}");
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
+}
+
+/// A server stopped dead (as by SIGSTOP): it neither reads nor writes. Piped mode gives up
+/// within --timeout plus a small margin, not after twice that.
+#[test]
+fn piped_mode_gives_up_within_its_timeout_on_a_stopped_server() {
+    let addr = serve_once(|stream| {
+        std::thread::sleep(Duration::from_secs(10));
+        drop(stream);
+    });
+    let input = Pattern::new(5).take(48 << 20);
+    let started = std::time::Instant::now();
+    let run = client(addr, &["--timeout", "2"], input);
+    let took = started.elapsed();
+    assert_one_line_failure(&run, &format!("no echo from {addr} for 2."));
+    assert!(run.stderr.contains("(--timeout 2 s)"), "{}", run.stderr);
+    assert!(took < Duration::from_secs(3), "gave up after {took:?}");
 }

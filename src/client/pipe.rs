@@ -35,6 +35,11 @@ pub struct PipeReport {
     pub output_closed: bool,
 }
 
+/// How often a wait for echo looks at the clock: a small part of `timeout`, at most 250 ms.
+fn check_interval(timeout: Duration) -> Duration {
+    (timeout / 4).clamp(Duration::from_millis(1), Duration::from_millis(250))
+}
+
 /// Progress the sender publishes for the receiver.
 #[derive(Default)]
 struct SendProgress {
@@ -62,8 +67,10 @@ pub fn pipe(
     let peer = stream
         .peer_addr()
         .context("could not read the server's address")?;
+    // The socket's read timeout is a slice of --timeout: the stall is timed here, from the
+    // moment bytes are seen outstanding, so that it ends within --timeout plus one slice.
     stream
-        .set_read_timeout(timeout.as_option())
+        .set_read_timeout(timeout.as_option().map(check_interval))
         .context("could not set the read timeout")?;
     let stream = Arc::new(stream);
     let progress = Arc::new(SendProgress::default());
@@ -89,20 +96,29 @@ pub fn pipe(
     let mut buf = vec![0u8; CHUNK];
     let mut received: u64 = 0;
     let mut checksum = crc32fast::Hasher::new();
+    // Since when bytes have been outstanding with nothing coming back.
+    let mut stalled_since: Option<Instant> = None;
     loop {
-        let sent_before_wait = progress.sent.load(Ordering::SeqCst);
         let n = match (&*stream).read(&mut buf) {
             Ok(0) => break,
             Ok(n) => n,
             Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
             Err(err) if is_timeout(&err) => {
-                // Only a wait with bytes outstanding for the whole period is a stalled echo.
-                if sent_before_wait > received {
-                    bail!(
-                        "no echo from {peer} for {timeout} (--timeout); {received} of {} bytes \
-                         sent came back",
-                        progress.sent.load(Ordering::SeqCst)
-                    );
+                // Waiting on a slow input is not a stall: only bytes sent and not echoed are.
+                let sent = progress.sent.load(Ordering::SeqCst);
+                if sent <= received {
+                    stalled_since = None;
+                    continue;
+                }
+                let since = *stalled_since.get_or_insert_with(Instant::now);
+                if let Limit::After(limit) = timeout {
+                    if since.elapsed() >= limit {
+                        bail!(
+                            "no echo from {peer} for {:.1} s (--timeout {timeout}); {received} \
+                             of {sent} bytes sent came back",
+                            since.elapsed().as_secs_f64()
+                        );
+                    }
                 }
                 continue;
             }
@@ -114,6 +130,7 @@ pub fn pipe(
             }
         };
         let chunk = &buf[..n];
+        stalled_since = None;
         trace_chunk(peer, Direction::Received, chunk);
         checksum.update(chunk);
         received += n as u64;
@@ -196,12 +213,25 @@ fn send_all(
         };
         let chunk = &buf[..n];
         checksum.update(chunk);
-        writer.write_all(chunk).with_context(|| {
-            let sent = progress.sent.load(Ordering::SeqCst);
-            format!("could not send to {peer} after {sent} bytes")
-        })?;
+        // write_all, counting each partial write at once: the receiver times a stall from the
+        // first byte outstanding, not from the end of a 64 KiB chunk.
+        let mut written = 0;
+        while written < n {
+            match writer.write(&chunk[written..]) {
+                Ok(0) => bail!("could not send to {peer}: the connection is closed"),
+                Ok(part) => {
+                    written += part;
+                    progress.sent.fetch_add(part as u64, Ordering::SeqCst);
+                }
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+                Err(err) => {
+                    let sent = progress.sent.load(Ordering::SeqCst);
+                    return Err(anyhow::Error::new(err)
+                        .context(format!("could not send to {peer} after {sent} bytes")));
+                }
+            }
+        }
         trace_chunk(peer, Direction::Sent, chunk);
-        progress.sent.fetch_add(n as u64, Ordering::SeqCst);
     }
     if let Ok(mut slot) = progress.checksum.lock() {
         *slot = Some(checksum.finalize());
