@@ -1,31 +1,119 @@
-//! Command-line pieces that both binaries share: where to connect or listen, how much to log,
-//! and durations given in seconds.
+//! Command-line pieces of the binaries: where the client connects, how much to log, and
+//! durations given in seconds.
 
 use std::time::Duration;
 
 use clap::Args;
 
-/// The address options of both binaries, `--host` and `--port`.
+/// Where the client connects: `[HOST [PORT]]` in netcat's order, or `--host`/`--port`.
 #[derive(Debug, Clone, Args)]
 pub struct Endpoint {
-    /// IPv4 or IPv6 address, or host name
-    #[arg(long, env = "SOC_HOST", default_value = "127.0.0.1", global = true)]
-    pub host: String,
+    /// Server to connect to: a name or address, or HOST:PORT, or [IPV6]:PORT (netcat's order:
+    /// soc_client HOST PORT) [default: 127.0.0.1, or $SOC_HOST]
+    #[arg(value_name = "HOST")]
+    pub target: Option<String>,
 
-    /// TCP port (for the server, 0 lets the operating system choose one)
-    #[arg(short, long, env = "SOC_PORT", default_value_t = 8888, global = true)]
-    pub port: u16,
+    /// Server port, after HOST (netcat's order) [default: 8888, or $SOC_PORT]
+    #[arg(value_name = "PORT", value_parser = clap::value_parser!(u16).range(1..))]
+    pub target_port: Option<u16>,
+
+    /// Server address or host name, like HOST
+    #[arg(long, global = true, help_heading = "Connection")]
+    pub host: Option<String>,
+
+    /// Server port, like PORT
+    #[arg(short, long, global = true, help_heading = "Connection",
+          value_parser = clap::value_parser!(u16).range(1..))]
+    pub port: Option<u16>,
+}
+
+/// The host a client connects to when none is given.
+pub const DEFAULT_HOST: &str = "127.0.0.1";
+
+/// The port a client connects to, and a server listens on, when none is given.
+pub const DEFAULT_PORT: u16 = 8888;
+
+impl Endpoint {
+    /// The host and port asked for: positionals, options, `SOC_HOST`/`SOC_PORT`, then the
+    /// defaults. A clash (`soc_client a --host b`, `a:1 --port 2`) is an error for clap to
+    /// report as a usage error.
+    pub fn resolve(&self) -> Result<(String, u16), String> {
+        let (host, embedded_port) = match &self.target {
+            Some(target) => split_host_port(target)?,
+            None => (None, None),
+        };
+        let host = agree("host", host, self.host.clone())?;
+        let port = agree("port", embedded_port, self.target_port)?;
+        let port = agree("port", port, self.port)?;
+        let host = host
+            .or_else(|| std::env::var("SOC_HOST").ok().filter(|h| !h.is_empty()))
+            .unwrap_or_else(|| DEFAULT_HOST.to_string());
+        let port = match port {
+            Some(port) => port,
+            None => match std::env::var("SOC_PORT") {
+                Ok(text) => match text.parse::<u16>() {
+                    Ok(port) if port > 0 => port,
+                    _ => return Err(format!("SOC_PORT={text:?} is not a port (1 to 65535)")),
+                },
+                Err(_) => DEFAULT_PORT,
+            },
+        };
+        Ok((host, port))
+    }
+}
+
+/// Two ways of saying one thing must say the same.
+fn agree<T: PartialEq + std::fmt::Display>(
+    what: &str,
+    first: Option<T>,
+    second: Option<T>,
+) -> Result<Option<T>, String> {
+    match (first, second) {
+        (Some(a), Some(b)) if a != b => Err(format!("the {what} is given twice: {a} and {b}")),
+        (a, b) => Ok(a.or(b)),
+    }
+}
+
+/// Splits `HOST`, `HOST:PORT`, `[IPV6]` or `[IPV6]:PORT`; a bare IPv6 address (`::1`) is a host.
+pub fn split_host_port(text: &str) -> Result<(Option<String>, Option<u16>), String> {
+    let port_of = |port: &str| match port.parse::<u16>() {
+        Ok(port) if port > 0 => Ok(Some(port)),
+        _ => Err(format!("'{text}': '{port}' is not a port (1 to 65535)")),
+    };
+    if let Some(rest) = text.strip_prefix('[') {
+        let (host, after) = rest
+            .split_once(']')
+            .ok_or_else(|| format!("'{text}': missing ']'"))?;
+        return match after {
+            "" => Ok((Some(host.to_string()), None)),
+            _ => match after.strip_prefix(':') {
+                Some(port) => Ok((Some(host.to_string()), port_of(port)?)),
+                None => Err(format!("'{text}': expected ':PORT' after ']'")),
+            },
+        };
+    }
+    match text.split_once(':') {
+        // One colon: HOST:PORT. More: an IPv6 address without a port.
+        Some((host, port)) if !port.contains(':') => Ok((Some(host.to_string()), port_of(port)?)),
+        _ => Ok((Some(text.to_string()), None)),
+    }
 }
 
 /// `-v` / `-q`: how much goes to standard error.
 #[derive(Debug, Clone, Copy, Args)]
 pub struct Verbosity {
     /// More log output on standard error: -v debug, -vv trace (with a hex dump of the traffic)
-    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    #[arg(short, long, action = clap::ArgAction::Count, global = true, help_heading = "Logging")]
     pub verbose: u8,
 
     /// Only warnings and errors on standard error
-    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    #[arg(
+        short,
+        long,
+        global = true,
+        conflicts_with = "verbose",
+        help_heading = "Logging"
+    )]
     pub quiet: bool,
 }
 
@@ -74,6 +162,14 @@ pub fn parse_secs(text: &str) -> Result<Duration, String> {
         .parse()
         .map_err(|_| format!("'{text}' is not a number of seconds"))?;
     Duration::try_from_secs_f64(secs).map_err(|_| format!("'{text}' is not a valid duration"))
+}
+
+/// Parses a number of seconds that must be more than zero (a measuring time, say).
+pub fn parse_positive_secs(text: &str) -> Result<Duration, String> {
+    match parse_secs(text)? {
+        secs if secs.is_zero() => Err(format!("'{text}': must be more than 0 seconds")),
+        secs => Ok(secs),
+    }
 }
 
 /// Parses a number of seconds where 0 means "no limit".
@@ -157,6 +253,42 @@ mod tests {
         assert_eq!(parse_bytes("1g"), Ok(1 << 30));
         assert!(parse_bytes("12X").is_err());
         assert!(parse_bytes("M").is_err());
+    }
+
+    #[test]
+    fn hosts_and_ports_are_read_the_way_netcat_users_write_them() {
+        let split = |text: &str| split_host_port(text).unwrap();
+        assert_eq!(split("localhost"), (Some("localhost".into()), None));
+        assert_eq!(
+            split("127.0.0.1:8888"),
+            (Some("127.0.0.1".into()), Some(8888))
+        );
+        assert_eq!(split("::1"), (Some("::1".into()), None));
+        assert_eq!(split("[::1]"), (Some("::1".into()), None));
+        assert_eq!(split("[::1]:7"), (Some("::1".into()), Some(7)));
+        assert!(split_host_port("host:0").is_err());
+        assert!(split_host_port("host:http").is_err());
+        assert!(split_host_port("[::1").is_err());
+    }
+
+    #[test]
+    fn a_host_or_port_given_twice_must_agree() {
+        let endpoint = |target: Option<&str>, port: Option<u16>, host: Option<&str>| Endpoint {
+            target: target.map(str::to_string),
+            target_port: port,
+            host: host.map(str::to_string),
+            port: None,
+        };
+        assert_eq!(
+            endpoint(Some("example.test:7"), None, None).resolve(),
+            Ok(("example.test".into(), 7))
+        );
+        assert!(endpoint(Some("a:7"), Some(8), None).resolve().is_err());
+        assert!(endpoint(Some("a"), None, Some("b")).resolve().is_err());
+        assert_eq!(
+            endpoint(Some("a"), Some(9), Some("a")).resolve(),
+            Ok(("a".into(), 9))
+        );
     }
 
     #[test]

@@ -248,3 +248,35 @@ fn closed_standard_output_ends_the_client_quietly() {
     assert_eq!(errors, "", "nothing on stderr when the output closes early");
     assert_eq!(&first[..], &Pattern::new(5).take(10)[..]);
 }
+
+#[test]
+fn the_server_can_be_named_in_netcat_order() {
+    let server = ServerProcess::start(&[]);
+    let port = server.addr.port().to_string();
+    let host_colon_port = server.addr.to_string();
+    for args in [
+        vec!["127.0.0.1", port.as_str(), "-m", "netcat order"],
+        vec![host_colon_port.as_str(), "-m", "netcat order"],
+        vec!["-m", "netcat order", "127.0.0.1", port.as_str()],
+        vec!["127.0.0.1", "--port", port.as_str(), "-m", "netcat order"],
+    ] {
+        let run = run_client(&args, Vec::new());
+        assert!(run.status.success(), "{args:?}: {}", run.stderr);
+        assert_eq!(run.stdout, b"netcat order\n", "{args:?}");
+    }
+}
+
+#[test]
+fn port_zero_clashes_and_meaningless_values_are_usage_errors() {
+    for args in [
+        vec!["--port", "0", "-m", "x"],
+        vec!["127.0.0.1", "0", "-m", "x"],
+        vec!["127.0.0.1:7", "--port", "8", "-m", "x"],
+        vec!["127.0.0.1", "--host", "127.0.0.2", "-m", "x"],
+        vec!["bench", "-d", "0"],
+    ] {
+        let run = run_client(&args, Vec::new());
+        assert_eq!(run.status.code(), Some(2), "{args:?}: {}", run.stderr);
+        assert!(run.stderr.contains("error:"), "{args:?}: {}", run.stderr);
+    }
+}

@@ -466,3 +466,14 @@ fn a_clean_bench_leaves_no_failed_client_on_the_server() {
         "{stats:?}"
     );
 }
+
+#[test]
+fn ping_q_prints_only_the_summary_as_ping8_does() {
+    let server = TestServer::start();
+    let run = client(server.addr, &["ping", "-c", "3", "-i", "0.01", "-q"]);
+    assert!(run.status.success(), "{}", run.stderr);
+    let out = String::from_utf8_lossy(&run.stdout);
+    assert!(out.starts_with("--- "), "{out}");
+    assert!(out.contains("3 probes sent, 3 echoed"), "{out}");
+    assert!(!out.contains("seq="), "{out}");
+}

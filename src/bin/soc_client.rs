@@ -10,7 +10,9 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use clap::{Args as ClapArgs, Parser, Subcommand};
 use soc::bench::{BenchReport, PingPongOptions};
-use soc::cli::{parse_bytes, parse_limit, parse_secs, Endpoint, Limit, Verbosity};
+use soc::cli::{
+    parse_bytes, parse_limit, parse_positive_secs, parse_secs, Endpoint, Limit, Verbosity,
+};
 use soc::client;
 use soc::ping::PingOptions;
 use soc::signals::StopFlag;
@@ -29,14 +31,17 @@ struct Args {
     endpoint: Endpoint,
 
     /// Give up connecting after this long (0: the system's own limit)
-    #[arg(long, value_name = "SECS", default_value = "5", value_parser = parse_limit, global = true)]
+    #[arg(long, value_name = "SECS", default_value = "5", value_parser = parse_limit, global = true,
+          help_heading = "Connection")]
     connect_timeout: Limit,
 
     /// Give up when an echo makes no progress for this long (0: wait forever)
-    #[arg(long, value_name = "SECS", default_value = "10", value_parser = parse_limit, global = true)]
+    #[arg(long, value_name = "SECS", default_value = "10", value_parser = parse_limit, global = true,
+          help_heading = "Connection")]
     timeout: Limit,
 
-    /// Send TEXT as one line, print the echo, exit 0 if it came back unchanged
+    /// Send TEXT as one line, print the echo, exit 0 if it came back unchanged (standard input
+    /// is not read)
     #[arg(short, long, value_name = "TEXT")]
     message: Option<String>,
 
@@ -49,7 +54,8 @@ struct Args {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Measure round-trip time over one connection, like ping(8); Ctrl-C prints the summary
+    /// Measure round-trip time over one connection, like ping(8); Ctrl-C prints the summary,
+    /// -q prints only the summary
     Ping(PingArgs),
     /// Load the server with closed-loop round trips (or one verified stream) and report
     Bench(BenchArgs),
@@ -83,8 +89,8 @@ struct BenchArgs {
           value_parser = clap::value_parser!(u32).range(1..=16 * 1024 * 1024))]
     size: u32,
 
-    /// Seconds to measure
-    #[arg(short, long, value_name = "SECONDS", default_value = "10", value_parser = parse_secs)]
+    /// Seconds to measure (more than 0)
+    #[arg(short, long, value_name = "SECONDS", default_value = "10", value_parser = parse_positive_secs)]
     duration: Duration,
 
     /// Seconds to run before measuring
@@ -106,9 +112,9 @@ struct BenchArgs {
 }
 
 fn main() -> ExitCode {
+    use clap::CommandFactory;
     let args = Args::parse();
     if args.message.is_some() && args.command.is_some() {
-        use clap::CommandFactory;
         Args::command()
             .error(
                 clap::error::ErrorKind::ArgumentConflict,
@@ -116,8 +122,14 @@ fn main() -> ExitCode {
             )
             .exit();
     }
+    let server = match args.endpoint.resolve() {
+        Ok(server) => server,
+        Err(reason) => Args::command()
+            .error(clap::error::ErrorKind::ArgumentConflict, reason)
+            .exit(),
+    };
     args.verbosity.init_logging();
-    match run(args) {
+    match run(args, server) {
         Ok(code) => code,
         Err(err) => {
             eprintln!("soc_client: error: {err:#}");
@@ -126,17 +138,16 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(args: Args) -> anyhow::Result<ExitCode> {
+/// The server's host and port, as the command line gives them.
+type Server = (String, u16);
+
+fn run(args: Args, server: Server) -> anyhow::Result<ExitCode> {
     match &args.command {
-        Some(Command::Ping(ping)) => return run_ping(&args, ping),
-        Some(Command::Bench(bench)) => return run_bench(&args, bench),
+        Some(Command::Ping(ping)) => return run_ping(&args, &server, ping),
+        Some(Command::Bench(bench)) => return run_bench(&args, &server, bench),
         None => {}
     }
-    let stream = client::connect(
-        &args.endpoint.host,
-        args.endpoint.port,
-        args.connect_timeout.as_option(),
-    )?;
+    let stream = client::connect(&server.0, server.1, args.connect_timeout.as_option())?;
     client::set_timeouts(&stream, args.timeout).context("could not set the socket timeouts")?;
     let stdout = io::stdout();
     if let Some(text) = &args.message {
@@ -167,7 +178,7 @@ fn stop_on_signals() -> anyhow::Result<StopFlag> {
     Ok(stop)
 }
 
-fn run_ping(args: &Args, ping: &PingArgs) -> anyhow::Result<ExitCode> {
+fn run_ping(args: &Args, server: &Server, ping: &PingArgs) -> anyhow::Result<ExitCode> {
     let stop = stop_on_signals()?;
     let options = PingOptions {
         count: ping.count,
@@ -176,15 +187,31 @@ fn run_ping(args: &Args, ping: &PingArgs) -> anyhow::Result<ExitCode> {
         timeout: args.timeout,
     };
     let mut stdout = io::stdout().lock();
-    let summary = soc::ping::run(
-        &args.endpoint.host,
-        args.endpoint.port,
-        args.connect_timeout,
-        &options,
-        &stop,
-        &mut stdout,
-    )?;
-    let _ = writeln!(stdout, "\n{summary}");
+    // `ping -q`, as ping(8)'s: the summary only (and, as everywhere, quiet logging).
+    let summary_only = args.verbosity.quiet;
+    let summary = if summary_only {
+        soc::ping::run(
+            &server.0,
+            server.1,
+            args.connect_timeout,
+            &options,
+            &stop,
+            &mut io::sink(),
+        )?
+    } else {
+        soc::ping::run(
+            &server.0,
+            server.1,
+            args.connect_timeout,
+            &options,
+            &stop,
+            &mut stdout,
+        )?
+    };
+    let _ = match summary_only {
+        true => writeln!(stdout, "{summary}"),
+        false => writeln!(stdout, "\n{summary}"),
+    };
     Ok(if summary.all_intact() {
         ExitCode::SUCCESS
     } else {
@@ -192,8 +219,8 @@ fn run_ping(args: &Args, ping: &PingArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-fn run_bench(args: &Args, bench: &BenchArgs) -> anyhow::Result<ExitCode> {
-    let addrs = soc::net::resolve(&args.endpoint.host, args.endpoint.port)?;
+fn run_bench(args: &Args, server: &Server, bench: &BenchArgs) -> anyhow::Result<ExitCode> {
+    let addrs = soc::net::resolve(&server.0, server.1)?;
     let stop = stop_on_signals()?;
     let report = match bench.stream {
         Some(bytes) => BenchReport::Stream(soc::bench::stream(
