@@ -321,10 +321,11 @@ impl Server {
     /// descriptors or memory is logged at most once a second and retried after a short back-off.
     pub fn run(self) -> StatsSnapshot {
         let addrs: Vec<String> = self.local_addrs().iter().map(|a| a.to_string()).collect();
+        let max = self.config.max_clients;
         info!(
-            "serving on {} (at most {} clients, idle timeout {})",
+            "serving on {} (at most {max} {}, idle timeout {})",
             addrs.join(", "),
-            self.config.max_clients,
+            if max == 1 { "client" } else { "clients" },
             self.config.idle_timeout
         );
         let mut others = Vec::new();

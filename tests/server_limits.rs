@@ -126,6 +126,8 @@ fn shuts_down_cleanly_on(signal: i32) {
     for stream in &clients {
         assert!(sees_end_of_stream(stream));
     }
+    // The signal is named before the summary, in every shutdown.
+    server.expect_log("received: shutting down");
     let summary = server.expect_log("stopped:");
     assert!(summary.contains("21 clients served"), "{summary}");
 }
@@ -245,4 +247,15 @@ fn a_low_soft_file_limit_is_raised_to_serve_max_clients() {
         round_trip(stream, format!("client {i}\n").as_bytes());
     }
     server.expect_log("connected (200 active)");
+}
+
+#[test]
+fn one_client_is_one_client_in_the_log() {
+    let server = ServerProcess::start(&["--max-clients", "1"]);
+    server.expect_log("(at most 1 client, idle timeout");
+    let _first = connect(server.addr);
+    server.expect_log("connected (1 active)");
+    let second = connect(server.addr);
+    assert!(sees_end_of_stream(&second));
+    server.expect_log("rejected: already serving 1 client (--max-clients)");
 }

@@ -86,9 +86,10 @@ fn run(args: Args) -> anyhow::Result<()> {
     let server = Server::bind(&args.hosts, args.port, config)?;
     let handle = server.shutdown_handle();
     soc::signals::on_termination(move |signal| {
-        // Stop first, log second: the stop must not wait on standard error.
-        handle.shutdown();
+        // Logged first, so that it comes before the summary; logging never waits on standard
+        // error (soc::logging), so the stop cannot be held up by it.
         log::info!("{} received: shutting down", signal.name());
+        handle.shutdown();
     })
     .context("could not install the signal handlers")?;
 

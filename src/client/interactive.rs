@@ -110,6 +110,11 @@ impl Session<'_> {
                 .write_all(&echo)
                 .and_then(|()| output.flush())
                 .context("could not write to standard output")?;
+            if !echo.ends_with(b"\n") {
+                // A last line ended by Ctrl-D rather than Enter: end it, so that what comes next
+                // (the shell's prompt) starts on a line of its own.
+                let _ = writeln!(messages);
+            }
             let _ = self.permits.send(());
         }
     }

@@ -160,10 +160,13 @@ pub fn pipe(
     if !progress.finished.load(Ordering::SeqCst) && !progress.failed.load(Ordering::SeqCst) {
         // The server closed before we finished sending; the sender may be blocked on input,
         // so do not wait for it.
-        bail!(
-            "{peer} closed the connection before the input ended ({received} of at least {sent} \
-             bytes sent came back)"
-        );
+        match sent {
+            0 => bail!("{peer} closed the connection before any input was sent"),
+            _ => bail!(
+                "{peer} closed the connection before the input ended ({received} of the {sent} \
+                 bytes sent so far came back)"
+            ),
+        }
     }
     // The sender is done or about to be; if it failed (unreadable input, a send error), its
     // error is the cause to show.
