@@ -81,7 +81,7 @@ pub fn pipe(
         thread::Builder::new()
             .name("sender".into())
             .spawn(move || {
-                let sent = send_all(&stream, peer, input, &progress);
+                let sent = send_all(&stream, peer, input, &progress, timeout);
                 if sent.is_err() {
                     progress.failed.store(true, Ordering::SeqCst);
                     // Wake the receiving side, which may be waiting for an echo that, with
@@ -203,6 +203,7 @@ fn send_all(
     peer: SocketAddr,
     mut input: impl Read,
     progress: &SendProgress,
+    timeout: Limit,
 ) -> anyhow::Result<()> {
     let mut buf = vec![0u8; CHUNK];
     let mut checksum = crc32fast::Hasher::new();
@@ -227,6 +228,13 @@ fn send_all(
                     progress.sent.fetch_add(part as u64, Ordering::SeqCst);
                 }
                 Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+                Err(err) if is_timeout(&err) => {
+                    let sent = progress.sent.load(Ordering::SeqCst);
+                    bail!(
+                        "could not send to {peer} for {timeout} (--timeout): the server is not \
+                         reading ({sent} bytes sent)"
+                    );
+                }
                 Err(err) => {
                     let sent = progress.sent.load(Ordering::SeqCst);
                     return Err(anyhow::Error::new(err)
