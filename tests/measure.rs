@@ -477,3 +477,15 @@ fn ping_q_prints_only_the_summary_as_ping8_does() {
     assert!(out.contains("3 probes sent, 3 echoed"), "{out}");
     assert!(!out.contains("seq="), "{out}");
 }
+
+#[test]
+fn bench_beyond_the_servers_client_limit_fails_with_a_hint() {
+    let server = ServerProcess::start(&["--max-clients", "2"]);
+    let run = client(
+        server.addr,
+        &["bench", "-c", "4", "-d", "0.5", "--warmup", "0.2"],
+    );
+    assert_eq!(run.status.code(), Some(1), "{}", run.stderr);
+    assert!(run.stderr.contains("--max-clients"), "{}", run.stderr);
+    assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
+}

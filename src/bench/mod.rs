@@ -228,6 +228,14 @@ impl BenchReport {
                          refused); the rates above are partial, over that time only"
                     ));
                 }
+                if e.closed_at_once > 0 && (r.fairness.silent > 0 || e.after_warmup > 0) {
+                    return Err(format!(
+                        "the server closed {} connections at once, before any echo, and {} of {} \
+                         connections completed no round trip: is its client limit (soc_server \
+                         --max-clients) below -c?",
+                        e.closed_at_once, r.fairness.silent, r.connections
+                    ));
+                }
                 if r.fairness.silent > 0 {
                     return Err(format!(
                         "{} of {} connections completed no round trip in the measured time \
@@ -236,15 +244,8 @@ impl BenchReport {
                     ));
                 }
                 if e.after_warmup > 0 {
-                    let hint = match e.closed_at_once {
-                        0 => String::new(),
-                        n => format!(
-                            "; it closed {n} at once, before any echo: is its client limit \
-                             (soc_server --max-clients) below -c?"
-                        ),
-                    };
                     return Err(format!(
-                        "the server refused or dropped {} connections after the warm-up{hint}",
+                        "the server refused or dropped {} connections after the warm-up",
                         e.after_warmup
                     ));
                 }
