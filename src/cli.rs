@@ -8,7 +8,7 @@ use clap::Args;
 /// Where the client connects: `[HOST [PORT]]` in netcat's order, or `--host`/`--port`.
 #[derive(Debug, Clone, Args)]
 pub struct Endpoint {
-    /// Server to connect to: a name or address, or HOST:PORT, or [IPV6]:PORT (netcat's order:
+    /// Server to connect to: a name or address, `HOST:PORT` or `[IPV6]:PORT` (netcat's order:
     /// soc_client HOST PORT) [default: 127.0.0.1, or $SOC_HOST]
     #[arg(value_name = "HOST")]
     pub target: Option<String>,
