@@ -177,6 +177,14 @@ pub fn parse_limit(text: &str) -> Result<Limit, String> {
     parse_secs(text).map(Limit::from_duration)
 }
 
+/// Parses a byte count that must be more than zero (an amount to send), as [`parse_bytes`].
+pub fn parse_positive_bytes(text: &str) -> Result<u64, String> {
+    match parse_bytes(text)? {
+        0 => Err(format!("'{text}': must be more than 0 bytes")),
+        bytes => Ok(bytes),
+    }
+}
+
 /// Parses a byte count with an optional binary suffix: `1000`, `64K`, `256MiB`, `1G`.
 pub fn parse_bytes(text: &str) -> Result<u64, String> {
     let trimmed = text.trim();

@@ -274,6 +274,7 @@ fn port_zero_clashes_and_meaningless_values_are_usage_errors() {
         vec!["127.0.0.1:7", "--port", "8", "-m", "x"],
         vec!["127.0.0.1", "--host", "127.0.0.2", "-m", "x"],
         vec!["bench", "-d", "0"],
+        vec!["bench", "--stream", "0"],
     ] {
         let run = run_client(&args, Vec::new());
         assert_eq!(run.status.code(), Some(2), "{args:?}: {}", run.stderr);

@@ -11,7 +11,7 @@ use anyhow::{bail, Context};
 use clap::{Args as ClapArgs, Parser, Subcommand};
 use soc::bench::{BenchReport, PingPongOptions};
 use soc::cli::{
-    parse_bytes, parse_limit, parse_positive_secs, parse_secs, Endpoint, Limit, Verbosity,
+    parse_limit, parse_positive_bytes, parse_positive_secs, parse_secs, Endpoint, Limit, Verbosity,
 };
 use soc::client;
 use soc::ping::PingOptions;
@@ -98,7 +98,7 @@ struct BenchArgs {
     warmup: Duration,
 
     /// Instead of ping-pong: stream BYTES (e.g. 256M) on one connection, verify, report MB/s
-    #[arg(long, value_name = "BYTES", value_parser = parse_bytes)]
+    #[arg(long, value_name = "BYTES", value_parser = parse_positive_bytes)]
     stream: Option<u64>,
 
     /// Event-loop threads driving the connections (1 leaves the other cores to a local server)
