@@ -218,10 +218,9 @@ fn step4_client_gives_up_on_a_silent_server() {
     assert_eq!(err.lines().count(), 1, "{err}");
 }
 
-#[test]
-fn step4_server_survives_a_client_that_resets() {
-    let server = ExampleServer::start("step4_server");
-    let rude = connect(server.addr);
+/// A client that is echoed once, then resets its connection (SO_LINGER 0) instead of closing it.
+fn reset_after_one_echo(server: SocketAddr) {
+    let rude = connect(server);
     (&rude).write_all(b"bye").unwrap();
     let mut echo = [0u8; 3];
     (&rude).read_exact(&mut echo).unwrap();
@@ -229,6 +228,12 @@ fn step4_server_survives_a_client_that_resets() {
         .set_linger(Some(Duration::ZERO))
         .unwrap();
     drop(rude);
+}
+
+#[test]
+fn step4_server_survives_a_client_that_resets() {
+    let server = ExampleServer::start("step4_server");
+    reset_after_one_echo(server.addr);
     let polite = connect(server.addr);
     (&polite).write_all(b"still there?\n").unwrap();
     let mut echo = [0u8; 13];
@@ -241,14 +246,7 @@ fn step4_server_survives_a_client_that_resets() {
 #[test]
 fn step1_server_dies_when_a_client_resets() {
     let mut server = ExampleServer::start("step1_server");
-    let rude = connect(server.addr);
-    (&rude).write_all(b"bye").unwrap();
-    let mut echo = [0u8; 3];
-    (&rude).read_exact(&mut echo).unwrap();
-    socket2::SockRef::from(&rude)
-        .set_linger(Some(Duration::ZERO))
-        .unwrap();
-    drop(rude);
+    reset_after_one_echo(server.addr);
     let status = exits_within(&mut server.child, STEP).expect("step 1's server must crash");
     assert!(!status.success(), "{status}");
 }

@@ -189,25 +189,16 @@ fn run_ping(args: &Args, server: &Server, ping: &PingArgs) -> anyhow::Result<Exi
     let mut stdout = io::stdout().lock();
     // `ping -q`, as ping(8)'s: the summary only (and, as everywhere, quiet logging).
     let summary_only = args.verbosity.quiet;
-    let summary = if summary_only {
-        soc::ping::run(
-            &server.0,
-            server.1,
-            args.connect_timeout,
-            &options,
-            &stop,
-            &mut io::sink(),
-        )?
-    } else {
-        soc::ping::run(
-            &server.0,
-            server.1,
-            args.connect_timeout,
-            &options,
-            &stop,
-            &mut stdout,
-        )?
-    };
+    let mut sink = io::sink();
+    let mut probes: &mut dyn Write = if summary_only { &mut sink } else { &mut stdout };
+    let summary = soc::ping::run(
+        &server.0,
+        server.1,
+        args.connect_timeout,
+        &options,
+        &stop,
+        &mut probes,
+    )?;
     let _ = match summary_only {
         true => writeln!(stdout, "{summary}"),
         false => writeln!(stdout, "\n{summary}"),
