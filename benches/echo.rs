@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use soc::bench::{ping_pong, stream, PingPongOptions};
-use soc::cli::Limit;
+use soc::limits::Limit;
 use soc::signals::StopFlag;
 
 /// A workload of the matrix, in the same shape as `../shared/bench/compare.py`'s.

@@ -1,9 +1,12 @@
-//! Command-line pieces of the binaries: where the client connects, how much to log, and
-//! durations given in seconds.
+//! The command line of both binaries: the options they share, how their words are parsed, and
+//! how their messages name a setting. Only the binaries use this module; nothing in the library
+//! knows that a flag exists.
 
 use std::time::Duration;
 
 use clap::Args;
+
+use crate::limits::{Limit, Setting};
 
 /// Where the client connects: `[HOST [PORT]]` in netcat's order, or `--host`/`--port`.
 #[derive(Debug, Clone, Args)]
@@ -127,31 +130,30 @@ impl Verbosity {
             (false, _) => log::LevelFilter::Trace,
         }
     }
+}
 
-    /// Sets up env_logger on standard error at this level; `RUST_LOG`, when set, wins.
-    pub fn init_logging(self) {
-        self.logger().init();
+/// How soc_client's messages name each setting: its own flags, and the server's by program.
+pub fn client_flag(setting: Setting) -> &'static str {
+    match setting {
+        Setting::Timeout => "--timeout",
+        Setting::ConnectTimeout => "--connect-timeout",
+        Setting::Connections => "-c",
+        Setting::Threads => "-t",
+        Setting::Rate => "--rate",
+        Setting::IdleTimeout => "soc_server --idle-timeout",
+        Setting::MaxClients => "soc_server --max-clients",
+        Setting::MaxPerSource => "soc_server --max-per-source",
     }
+}
 
-    /// Like [`Verbosity::init_logging`], through the queue of [`crate::logging`]: a log line
-    /// never makes the caller wait for standard error, whoever reads it (or does not).
-    pub fn init_logging_without_blocking(self) -> std::io::Result<()> {
-        let queue = crate::logging::QueueWriter::to_stderr()?;
-        self.logger()
-            .target(env_logger::Target::Pipe(Box::new(queue)))
-            // The writer thread strips colours where standard error does not show them.
-            .write_style(env_logger::WriteStyle::Always)
-            .init();
-        Ok(())
-    }
-
-    fn logger(self) -> env_logger::Builder {
-        let mut builder = env_logger::Builder::new();
-        builder
-            .filter_level(self.level())
-            .parse_env("RUST_LOG")
-            .format_target(false);
-        builder
+/// How soc_server's messages name each setting: its flags.
+pub fn server_flag(setting: Setting) -> &'static str {
+    match setting {
+        Setting::IdleTimeout => "--idle-timeout",
+        Setting::MaxClients => "--max-clients",
+        Setting::MaxPerSource => "--max-per-source",
+        // Client settings never appear in the server's messages.
+        other => client_flag(other),
     }
 }
 
@@ -205,48 +207,6 @@ pub fn parse_bytes(text: &str) -> Result<u64, String> {
     number
         .checked_mul(1 << shift)
         .ok_or_else(|| format!("'{text}' is too large"))
-}
-
-/// A time limit that may be switched off (`0` on the command line).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Limit {
-    /// Wait at most this long.
-    After(Duration),
-    /// Wait forever.
-    Never,
-}
-
-impl Limit {
-    /// `Duration::ZERO` means [`Limit::Never`], as for `SO_RCVTIMEO`.
-    pub fn from_duration(duration: Duration) -> Self {
-        if duration.is_zero() {
-            Limit::Never
-        } else {
-            Limit::After(duration)
-        }
-    }
-
-    /// The limit as socket timeouts take it.
-    pub fn as_option(self) -> Option<Duration> {
-        match self {
-            Limit::After(duration) => Some(duration),
-            Limit::Never => None,
-        }
-    }
-}
-
-impl std::fmt::Display for Limit {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Limit::After(duration) => f.write_str(&format_secs(*duration)),
-            Limit::Never => f.write_str("never"),
-        }
-    }
-}
-
-/// Formats a duration as seconds the way a user typed them: `5 s`, `0.25 s`.
-pub fn format_secs(duration: Duration) -> String {
-    format!("{} s", duration.as_secs_f64())
 }
 
 #[cfg(test)]

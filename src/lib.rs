@@ -50,6 +50,8 @@ pub mod cli;
 pub mod client;
 pub mod dump;
 pub mod echo;
+pub mod human;
+pub mod limits;
 pub mod logging;
 pub mod net;
 pub mod pattern;

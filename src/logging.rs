@@ -7,15 +7,44 @@
 //! echoing. Here a full queue costs a client thread one failed `try_send`; when the writer can
 //! write again, it first says how many lines were lost.
 //!
-//! The format, levels and `RUST_LOG` are env_logger's ([`crate::cli::Verbosity`]); only where
-//! the formatted lines go differs.
+//! The format, levels and `RUST_LOG` are env_logger's ([`init`]); only where the formatted lines
+//! go differs. A warning that may repeat many times a second goes through [`RateLimited`].
 
 use std::io::{self, Write};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, SyncSender, TrySendError};
 use std::sync::{Condvar, Mutex};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+/// Where [`init`] sends log records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Output {
+    /// Written to standard error by the thread that logs: fine for a client, whose one user
+    /// reads its terminal.
+    Direct,
+    /// Queued to one writer thread ([`QueueWriter`]), so that a log line never makes the caller
+    /// wait for standard error: what a server needs, whose log nobody may be reading.
+    Queued,
+}
+
+/// Sets up env_logger on standard error at `level`; `RUST_LOG`, when set, wins.
+pub fn init(level: log::LevelFilter, output: Output) -> io::Result<()> {
+    let mut builder = env_logger::Builder::new();
+    builder
+        .filter_level(level)
+        .parse_env("RUST_LOG")
+        .format_target(false);
+    if output == Output::Queued {
+        let queue = QueueWriter::to_stderr()?;
+        builder
+            .target(env_logger::Target::Pipe(Box::new(queue)))
+            // The writer thread strips colours where standard error does not show them.
+            .write_style(env_logger::WriteStyle::Always);
+    }
+    builder.init();
+    Ok(())
+}
 
 /// Records queued at most before new ones are dropped.
 pub const QUEUE_RECORDS: usize = 1024;
@@ -62,14 +91,14 @@ pub fn flush(limit: Duration) -> bool {
 }
 
 /// The writer env_logger formats into (one `write_all` per record): it queues, never blocks.
-pub struct QueueWriter {
+struct QueueWriter {
     queue: SyncSender<Vec<u8>>,
 }
 
 impl QueueWriter {
     /// Starts the thread that writes queued records to standard error and returns the writer
     /// that feeds it.
-    pub fn to_stderr() -> io::Result<QueueWriter> {
+    fn to_stderr() -> io::Result<QueueWriter> {
         let (queue, records) = mpsc::sync_channel::<Vec<u8>>(QUEUE_RECORDS);
         thread::Builder::new()
             .name("log writer".into())
@@ -136,5 +165,68 @@ impl Write for QueueWriter {
 
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
+    }
+}
+
+/// A warning that may repeat quickly (once per accept attempt, per rejected client, per corrupted
+/// echo), logged at most once per interval with a count of the ones in between.
+pub struct RateLimited {
+    interval: Duration,
+    last: Option<Instant>,
+    suppressed: u64,
+}
+
+impl RateLimited {
+    /// A warning logged at most once per `interval`.
+    pub fn new(interval: Duration) -> Self {
+        Self {
+            interval,
+            last: None,
+            suppressed: 0,
+        }
+    }
+
+    /// Logs the message `make(again)` builds, where `again` says how many were held back since
+    /// the last one, or counts it as held back.
+    pub fn warn(&mut self, make: impl FnOnce(&str) -> String) {
+        let now = Instant::now();
+        if self
+            .last
+            .is_some_and(|last| now.duration_since(last) < self.interval)
+        {
+            self.suppressed += 1;
+            return;
+        }
+        let again = match self.suppressed {
+            0 => String::new(),
+            n => format!(" ({n} more like this since the last warning)"),
+        };
+        let message = make(&again);
+        log::warn!("{message}");
+        self.last = Some(now);
+        self.suppressed = 0;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repeated_warnings_are_rate_limited() {
+        let mut limited = RateLimited::new(Duration::from_secs(3600));
+        let mut logged = Vec::new();
+        for _ in 0..5 {
+            limited.warn(|again| {
+                logged.push(again.to_string());
+                String::new()
+            });
+        }
+        assert_eq!(
+            logged,
+            vec![String::new()],
+            "only the first of five is logged"
+        );
+        assert_eq!(limited.suppressed, 4);
     }
 }

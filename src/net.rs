@@ -218,7 +218,7 @@ fn describe_connect_error(
             " (is soc_server running on that address and port?)".to_string()
         }
         io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => match timeout {
-            Some(limit) => format!(" (no answer within {})", crate::cli::format_secs(limit)),
+            Some(limit) => format!(" (no answer within {})", crate::human::secs(limit)),
             None => " (no answer)".to_string(),
         },
         _ => String::new(),

@@ -12,9 +12,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 
-use crate::cli::Limit;
 use crate::client::{read_full, set_timeouts, ShortReadCause};
 use crate::dump::{trace_chunk, Direction};
+use crate::limits::Limit;
 use crate::pattern::Pattern;
 use crate::signals::StopFlag;
 

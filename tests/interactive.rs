@@ -8,8 +8,8 @@ use std::sync::mpsc;
 use std::thread;
 
 use common::{connect, TestServer, STEP};
-use soc::cli::Limit;
 use soc::client::interactive;
+use soc::limits::Limit;
 
 fn session(input: &[u8]) -> (anyhow::Result<()>, Vec<u8>, String) {
     let server = TestServer::start();

@@ -9,7 +9,7 @@ use std::time::Duration;
 use common::{
     at, echo_corrupting, serve_each, serve_once, ClientRun, ServerProcess, TestServer, STEP,
 };
-use soc::cli::Limit;
+use soc::limits::Limit;
 use soc::ping::PingOptions;
 use soc::signals::StopFlag;
 

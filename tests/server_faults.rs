@@ -9,7 +9,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use common::{connect, echo_concurrently, TestServer, STEP};
-use soc::cli::Limit;
+use soc::limits::Limit;
 use soc::pattern::Pattern;
 use soc::server::ServerConfig;
 use socket2::SockRef;
@@ -65,9 +65,9 @@ fn resets_instant_closes_and_silent_clients_leave_the_server_serving() {
     assert_served(server.addr, "beside silent clients");
     // The idle timeout reclaims the silent ones; everything else has already ended.
     assert!(
-        server.handle.wait_until_active_at_most(0, STEP),
+        server.probe.wait_until_active_at_most(0, STEP),
         "clients still counted: {:?}",
-        server.handle.stats()
+        server.probe.stats()
     );
     let stats = server.stop();
     assert_eq!(stats.active, 0);
@@ -140,9 +140,9 @@ fn soak_hundreds_of_clients_with_random_sizes_and_disconnects() {
         .sum();
     assert!(verified > 0);
     assert!(
-        server.handle.wait_until_active_at_most(0, STEP),
+        server.probe.wait_until_active_at_most(0, STEP),
         "client threads left behind: {:?}",
-        server.handle.stats()
+        server.probe.stats()
     );
     let stats = server.stop();
     assert!(stats.served >= CLIENTS, "{stats:?}");

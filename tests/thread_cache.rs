@@ -9,7 +9,7 @@ use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 
 use common::{connect, TestServer, STEP};
-use soc::server::{ServerConfig, ThreadCache};
+use soc::server::{ServerConfig, ThreadCacheConfig};
 
 /// Waits (at most [`STEP`], checking every 10 ms) until `condition` holds.
 fn eventually(what: &str, mut condition: impl FnMut() -> bool) {
@@ -41,26 +41,26 @@ fn round_trips(clients: usize, server: &TestServer) {
 #[test]
 fn parked_threads_serve_the_next_clients_then_expire_and_end_at_shutdown() {
     let server = TestServer::with_config(ServerConfig {
-        thread_cache: ThreadCache {
+        thread_cache: ThreadCacheConfig {
             max_parked: 4,
             park_limit: Duration::from_millis(500),
         },
         ..ServerConfig::default()
     });
     let idle = threads_of_this_process();
-    let handle = server.handle.clone();
+    let probe = server.probe.clone();
 
     // Six clients at once, then gone: four threads park, the other two end.
     round_trips(6, &server);
-    eventually("4 threads parked", || handle.parked_threads() == 4);
+    eventually("4 threads parked", || probe.parked_threads() == 4);
     // The next clients are served by parked threads.
     round_trips(2, &server);
     eventually("the threads back in the cache", || {
-        handle.parked_threads() == 4
+        probe.parked_threads() == 4
     });
-    assert_eq!(handle.stats().served, 8);
+    assert_eq!(probe.stats().served, 8);
     // Without clients, each parked thread ends after the park limit.
-    eventually("every parked thread gone", || handle.parked_threads() == 0);
+    eventually("every parked thread gone", || probe.parked_threads() == 0);
     if let Some(idle) = idle {
         eventually("the thread count back to its idle value", || {
             threads_of_this_process() == Some(idle)
@@ -69,14 +69,14 @@ fn parked_threads_serve_the_next_clients_then_expire_and_end_at_shutdown() {
 
     // A shutdown does not wait for parked threads to expire.
     let long_wait = TestServer::with_config(ServerConfig {
-        thread_cache: ThreadCache {
+        thread_cache: ThreadCacheConfig {
             max_parked: 4,
             park_limit: Duration::from_secs(3600),
         },
         ..ServerConfig::default()
     });
     round_trips(3, &long_wait);
-    let parked = long_wait.handle.clone();
+    let parked = long_wait.probe.clone();
     eventually("3 threads parked", || parked.parked_threads() == 3);
     let started = Instant::now();
     let stats = long_wait.stop();

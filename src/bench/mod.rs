@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::cli::Limit;
+use crate::limits::Limit;
 
 pub use pingpong::ping_pong;
 pub use stream::stream;

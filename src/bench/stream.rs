@@ -9,8 +9,8 @@ use std::time::Instant;
 use anyhow::{anyhow, Context};
 
 use super::StreamReport;
-use crate::cli::Limit;
 use crate::client::set_timeouts;
+use crate::limits::Limit;
 use crate::pattern::Pattern;
 
 /// Seed of the streamed bytes: any fixed value; the reader regenerates the same stream.

@@ -11,9 +11,11 @@ use anyhow::{bail, Context};
 use clap::{Args as ClapArgs, Parser, Subcommand};
 use soc::bench::{BenchReport, PingPongOptions};
 use soc::cli::{
-    parse_limit, parse_positive_bytes, parse_positive_secs, parse_secs, Endpoint, Limit, Verbosity,
+    parse_limit, parse_positive_bytes, parse_positive_secs, parse_secs, Endpoint, Verbosity,
 };
 use soc::client;
+use soc::limits::Limit;
+use soc::logging::Output;
 use soc::ping::PingOptions;
 use soc::signals::StopFlag;
 
@@ -128,7 +130,10 @@ fn main() -> ExitCode {
             .error(clap::error::ErrorKind::ArgumentConflict, reason)
             .exit(),
     };
-    args.verbosity.init_logging();
+    if let Err(err) = soc::logging::init(args.verbosity.level(), Output::Direct) {
+        eprintln!("soc_client: error: could not start logging: {err}");
+        return ExitCode::FAILURE;
+    }
     match run(args, server) {
         Ok(code) => code,
         Err(err) => {

@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Parser;
-use soc::cli::{parse_limit, Limit, Verbosity};
+use soc::cli::{parse_limit, Verbosity};
+use soc::limits::Limit;
+use soc::logging::Output;
 use soc::server::{Server, ServerConfig};
 use soc::sys::OpenFileLimit;
 
@@ -49,7 +51,7 @@ struct Args {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    if let Err(err) = args.verbosity.init_logging_without_blocking() {
+    if let Err(err) = soc::logging::init(args.verbosity.level(), Output::Queued) {
         eprintln!("soc_server: error: could not start the log writer: {err}");
         return ExitCode::FAILURE;
     }
@@ -81,6 +83,7 @@ fn run(args: Args) -> anyhow::Result<()> {
     let config = ServerConfig {
         max_clients: args.max_clients as usize,
         idle_timeout: args.idle_timeout,
+        names: soc::cli::server_flag,
         ..ServerConfig::default()
     };
     let server = Server::bind(&args.hosts, args.port, config)?;

@@ -10,8 +10,8 @@ use std::thread;
 use anyhow::{anyhow, Context};
 
 use super::{send_all, ShortRead, ShortReadCause};
-use crate::cli::Limit;
 use crate::dump::{trace_chunk, Direction};
+use crate::limits::Limit;
 
 /// Lines that end the session instead of being sent (on their own, surrounding blanks ignored).
 pub const QUIT_WORDS: [&str; 2] = ["exit", "quit"];

@@ -6,7 +6,7 @@ use std::net::TcpStream;
 use anyhow::{bail, Context};
 
 use super::round_trip;
-use crate::cli::Limit;
+use crate::limits::Limit;
 
 /// Sends `text` as one line, writes the echo to `output` and succeeds only if it came back
 /// unchanged.

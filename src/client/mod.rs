@@ -19,8 +19,8 @@ pub use interactive::{interactive, QUIT_WORDS};
 pub use message::message;
 pub use pipe::{pipe, PipeReport};
 
-use crate::cli::Limit;
 use crate::dump::{trace_chunk, Direction};
+use crate::limits::Limit;
 pub use crate::net::connect;
 
 /// Sets the client's progress timeout on both directions of `stream`: a read that gets nothing,

@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context};
 
-use crate::cli::Limit;
 use crate::dump::{trace_chunk, Direction};
+use crate::limits::Limit;
 use crate::net::is_timeout;
 
 /// Read size on both sides: large enough that a bulk transfer is a few system calls per MiB.

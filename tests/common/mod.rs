@@ -9,7 +9,7 @@ use std::sync::mpsc;
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
-use soc::server::{Server, ServerConfig, ShutdownHandle, StatsSnapshot};
+use soc::server::{Server, ServerConfig, ServerProbe, ShutdownHandle, StatsSnapshot};
 
 /// How long any single step of a test may wait before the test fails.
 pub const STEP: Duration = Duration::from_secs(20);
@@ -18,6 +18,7 @@ pub const STEP: Duration = Duration::from_secs(20);
 pub struct TestServer {
     pub addr: SocketAddr,
     pub handle: ShutdownHandle,
+    pub probe: ServerProbe,
     thread: Option<JoinHandle<StatsSnapshot>>,
 }
 
@@ -30,10 +31,12 @@ impl TestServer {
         let server = Server::bind(&["127.0.0.1"], 0, config).expect("bind a test server");
         let addr = server.local_addr();
         let handle = server.shutdown_handle();
+        let probe = server.probe();
         let thread = thread::spawn(move || server.run());
         TestServer {
             addr,
             handle,
+            probe,
             thread: Some(thread),
         }
     }

@@ -1,0 +1,104 @@
+//! The limits a user sets, in the library's own terms: time limits that may be switched off, and
+//! the names of the settings a message can point at.
+//!
+//! The library never names a command-line flag. A message that a change of some setting would
+//! answer ("no echo for 10 s", "already serving 1024 clients") names that [`Setting`] through
+//! [`SettingNames`], which whoever shows the message supplies: the binaries pass their flags
+//! (`--timeout`, `--max-clients`), and a program using the library gets the names of the
+//! configuration fields (`timeout`, `max_clients`).
+
+use std::fmt;
+use std::time::Duration;
+
+use crate::human;
+
+/// A time limit that may be switched off (`0` on the command line).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Limit {
+    /// Wait at most this long.
+    After(Duration),
+    /// Wait forever.
+    Never,
+}
+
+impl Limit {
+    /// `Duration::ZERO` means [`Limit::Never`], as for `SO_RCVTIMEO`.
+    pub fn from_duration(duration: Duration) -> Self {
+        if duration.is_zero() {
+            Limit::Never
+        } else {
+            Limit::After(duration)
+        }
+    }
+
+    /// The limit as socket timeouts take it.
+    pub fn as_option(self) -> Option<Duration> {
+        match self {
+            Limit::After(duration) => Some(duration),
+            Limit::Never => None,
+        }
+    }
+}
+
+impl fmt::Display for Limit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Limit::After(duration) => f.write_str(&human::secs(*duration)),
+            Limit::Never => f.write_str("never"),
+        }
+    }
+}
+
+/// A setting a message may point at, because changing it would change what happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Setting {
+    /// How long a client waits for an echo to make progress.
+    Timeout,
+    /// How long a client waits for a connection.
+    ConnectTimeout,
+    /// How long the server keeps a client that does nothing.
+    IdleTimeout,
+    /// How many clients the server serves at once.
+    MaxClients,
+    /// How many clients the server serves at once from one source.
+    MaxPerSource,
+    /// How many connections a load generator opens.
+    Connections,
+    /// How many threads drive a load generator's connections.
+    Threads,
+    /// How many messages a second an open-loop load generator sends.
+    Rate,
+}
+
+impl Setting {
+    /// The setting's name in the library's configuration structs.
+    pub fn field(self) -> &'static str {
+        match self {
+            Setting::Timeout => "timeout",
+            Setting::ConnectTimeout => "connect_timeout",
+            Setting::IdleTimeout => "idle_timeout",
+            Setting::MaxClients => "max_clients",
+            Setting::MaxPerSource => "max_per_source",
+            Setting::Connections => "connections",
+            Setting::Threads => "threads",
+            Setting::Rate => "rate",
+        }
+    }
+}
+
+/// How the reader of a message knows each [`Setting`]: a binary's flags, or [`Setting::field`].
+pub type SettingNames = fn(Setting) -> &'static str;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn zero_means_no_limit_and_limits_read_in_seconds() {
+        assert_eq!(Limit::from_duration(Duration::ZERO), Limit::Never);
+        let limit = Limit::from_duration(Duration::from_millis(1500));
+        assert_eq!(limit.as_option(), Some(Duration::from_millis(1500)));
+        assert_eq!(limit.to_string(), "1.5 s");
+        assert_eq!(Limit::Never.to_string(), "never");
+    }
+}

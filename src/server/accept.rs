@@ -1,0 +1,179 @@
+//! The accept loops, one per listening socket, and the client limit they share: the only code
+//! that admits clients and hands them to client threads.
+
+use std::net::{SocketAddr, TcpStream};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::thread;
+use std::time::Duration;
+
+use log::{debug, error};
+
+use super::client::{ClientGuard, ClientJob};
+use super::Shared;
+use crate::limits::Setting;
+use crate::logging::RateLimited;
+use crate::sys::{classify_accept_error, AcceptErrorClass};
+
+/// How long an accept loop waits before trying again when the system is out of file descriptors
+/// or memory: long enough not to burn a core, short enough to serve soon after.
+const RESOURCE_BACKOFF: Duration = Duration::from_millis(50);
+
+/// How often a repeated warning (an accept error, a rejected client) is logged at most.
+const WARNING_INTERVAL: Duration = Duration::from_secs(1);
+
+/// The places for clients being served: at most `max` at once, over every accept loop.
+pub(super) struct ClientLimit {
+    max: usize,
+    active: AtomicUsize,
+}
+
+impl ClientLimit {
+    pub(super) fn new(max: usize) -> Arc<Self> {
+        Arc::new(Self {
+            max,
+            active: AtomicUsize::new(0),
+        })
+    }
+
+    /// Takes a place and says how many clients are served with it, or `None` when every place
+    /// is taken. One atomic step, so that accept loops on several listeners never serve more
+    /// than the limit together.
+    pub(super) fn admit(self: &Arc<Self>) -> Option<(Admission, usize)> {
+        let before = self
+            .active
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |active| {
+                (active < self.max).then_some(active + 1)
+            })
+            .ok()?;
+        let admission = Admission {
+            limit: Some(Arc::clone(self)),
+        };
+        Some((admission, before + 1))
+    }
+
+    /// Clients being served now.
+    pub(super) fn active(&self) -> usize {
+        self.active.load(Ordering::SeqCst)
+    }
+
+    pub(super) fn max(&self) -> usize {
+        self.max
+    }
+}
+
+/// One client's place under the [`ClientLimit`], given back when it is released or dropped.
+pub(super) struct Admission {
+    /// `None` once released.
+    limit: Option<Arc<ClientLimit>>,
+}
+
+impl Admission {
+    /// Gives the place back; returns how many clients are served without it.
+    pub(super) fn release(mut self) -> usize {
+        self.give_back()
+    }
+
+    fn give_back(&mut self) -> usize {
+        match self.limit.take() {
+            Some(limit) => limit.active.fetch_sub(1, Ordering::SeqCst) - 1,
+            None => 0,
+        }
+    }
+}
+
+impl Drop for Admission {
+    fn drop(&mut self) {
+        self.give_back();
+    }
+}
+
+/// One listening socket's accept loop.
+pub(super) struct Acceptor {
+    pub(super) shared: Arc<Shared>,
+    /// Which of the server's listeners this loop accepts on.
+    pub(super) index: usize,
+}
+
+impl Acceptor {
+    /// Accepts until the server shuts down. Accept errors never end the loop: errors of one
+    /// connection (aborted or reset before it was accepted) are skipped, and running out of file
+    /// descriptors or memory is logged at most once a second and retried after a short back-off.
+    pub(super) fn run(self) {
+        let shared = &*self.shared;
+        let (listener, _) = &shared.listeners[self.index];
+        let mut accept_warnings = RateLimited::new(WARNING_INTERVAL);
+        let mut reject_warnings = RateLimited::new(WARNING_INTERVAL);
+        while !shared.is_stopping() {
+            let (stream, peer) = match listener.accept() {
+                // Possibly the shutdown's own wake-up connection: not a client.
+                Ok(_) if shared.is_stopping() => break,
+                Ok(accepted) => accepted,
+                Err(err) => {
+                    if shared.is_stopping() {
+                        break;
+                    }
+                    match classify_accept_error(&err) {
+                        AcceptErrorClass::Connection => debug!("accept: {err} (skipped)"),
+                        AcceptErrorClass::Resources | AcceptErrorClass::Other => {
+                            accept_warnings
+                                .warn(|again| format!("accept failed: {err}, retrying{again}"));
+                            thread::sleep(RESOURCE_BACKOFF);
+                        }
+                    }
+                    continue;
+                }
+            };
+            let Some((admission, active)) = shared.limit.admit() else {
+                shared.counters.rejected();
+                let max = shared.limit.max();
+                reject_warnings.warn(|again| {
+                    let clients = if max == 1 { "client" } else { "clients" };
+                    format!(
+                        "{peer} rejected: already serving {max} {clients} ({}){again}",
+                        (shared.config.names)(Setting::MaxClients)
+                    )
+                });
+                drop(stream);
+                continue;
+            };
+            self.start_client(stream, peer, admission, active);
+        }
+    }
+
+    /// Hands an admitted client to a client thread, and records it in the registry.
+    fn start_client(
+        &self,
+        stream: TcpStream,
+        peer: SocketAddr,
+        admission: Admission,
+        active: usize,
+    ) {
+        let shared = &*self.shared;
+        shared.counters.served();
+        let id = shared.next_client_id();
+        let stream = Arc::new(stream);
+        shared.registry.insert(id, Arc::clone(&stream));
+        // The guard goes with the client, so that a thread that cannot be started (which drops
+        // it) also undoes the count and the registry entry.
+        let guard = ClientGuard::new(
+            id,
+            peer,
+            Arc::clone(&shared.registry),
+            admission,
+            Arc::clone(&shared.counters),
+        );
+        let job = ClientJob {
+            stream,
+            peer,
+            active,
+            guard,
+        };
+        if let Err(err) = shared.cache.run(job) {
+            // The job, and with it the guard and the stream, is already dropped: the connection
+            // is closed and uncounted.
+            shared.counters.failed();
+            error!("{peer}: could not start a thread for this client, closing: {err}");
+        }
+    }
+}

@@ -1,0 +1,349 @@
+//! The server: listening sockets, one accept loop each, one thread per client, and shutdown.
+//!
+//! - [`accept`]: the accept loops and the client limit they share; the only code that admits
+//!   clients and hands them to threads.
+//! - [`client`]: serving one client (socket options, the echo loop, its log lines) and the guard
+//!   that accounts for it however it ends.
+//! - [`thread_cache`]: threads kept between clients, so that a short connection costs a wake-up
+//!   rather than a thread creation.
+//! - [`stats`]: the counters.
+//!
+//! A [`ShutdownHandle`] stops a running server; a [`ServerProbe`] reads its counters (tests,
+//! tools). Both may be taken before [`Server::run`] and used from any thread.
+
+mod accept;
+mod client;
+mod stats;
+mod thread_cache;
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::thread;
+use std::time::Duration;
+
+use anyhow::Context;
+use log::{error, info, warn};
+
+use crate::limits::{Limit, Setting, SettingNames};
+use accept::{Acceptor, ClientLimit};
+use client::{ClientJob, Registry, Serving, CLIENT_STACK_SIZE};
+use stats::Counters;
+use thread_cache::ThreadCache;
+
+pub use stats::StatsSnapshot;
+pub use thread_cache::ThreadCacheConfig;
+
+/// How long a shutdown waits for its wake-up connection to the listener; on loopback it takes
+/// microseconds, and only a listener whose queue is full could make it wait at all.
+const WAKE_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// What the server is allowed to do.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Most clients served at once; a connection beyond that is accepted and closed at once.
+    pub max_clients: usize,
+    /// How long a client may send nothing, or leave its echo unread, before it is disconnected.
+    pub idle_timeout: Limit,
+    /// How many client threads wait for the next client once theirs has left, and for how long.
+    pub thread_cache: ThreadCacheConfig,
+    /// How the log names a setting it points at (soc_server: its flags).
+    pub names: SettingNames,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            max_clients: 1024,
+            idle_timeout: Limit::After(Duration::from_secs(300)),
+            thread_cache: ThreadCacheConfig::default(),
+            names: Setting::field,
+        }
+    }
+}
+
+/// State shared by the accept loops, the client threads, and the handles.
+struct Shared {
+    /// Every listening socket, each with the address it listens on.
+    listeners: Vec<(TcpListener, SocketAddr)>,
+    config: ServerConfig,
+    stopping: Arc<AtomicBool>,
+    /// The last client id handed out (ids are unique over all listeners).
+    next_id: AtomicU64,
+    limit: Arc<ClientLimit>,
+    registry: Arc<Registry>,
+    counters: Arc<Counters>,
+    cache: Arc<ThreadCache<ClientJob>>,
+}
+
+impl Shared {
+    fn is_stopping(&self) -> bool {
+        self.stopping.load(Ordering::SeqCst)
+    }
+
+    fn next_client_id(&self) -> u64 {
+        self.next_id.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
+    fn stats(&self) -> StatsSnapshot {
+        self.counters.snapshot(self.limit.active())
+    }
+}
+
+/// A bound, listening echo server, not yet accepting.
+pub struct Server {
+    shared: Arc<Shared>,
+}
+
+/// Stops a running [`Server`] from another thread (a signal handler, a test).
+#[derive(Clone)]
+pub struct ShutdownHandle {
+    shared: Arc<Shared>,
+}
+
+impl ShutdownHandle {
+    /// Asks the server to stop: the accept loops end, every client connection is closed and
+    /// [`Server::run`] returns once the client threads have been joined. Calling it again does
+    /// nothing more.
+    pub fn shutdown(&self) {
+        if self.shared.stopping.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        // A thread blocked in accept() is woken by what it waits for: one connection. (Shutting
+        // the listener down wakes it on Linux only; macOS and Windows leave it blocked.) The
+        // accept loop sees the flag as soon as accept() returns and drops this connection
+        // uncounted.
+        for &(_, addr) in &self.shared.listeners {
+            let target = wake_address(addr);
+            if let Err(err) = TcpStream::connect_timeout(&target, WAKE_TIMEOUT) {
+                warn!("could not wake the accept loop through {target}: {err}");
+            }
+        }
+    }
+}
+
+/// Reads a running [`Server`]'s state from another thread: its counters, its thread cache.
+#[derive(Clone)]
+pub struct ServerProbe {
+    shared: Arc<Shared>,
+}
+
+impl ServerProbe {
+    /// The server's counters now.
+    pub fn stats(&self) -> StatsSnapshot {
+        self.shared.stats()
+    }
+
+    /// Client threads waiting for a client now ([`ThreadCacheConfig`]).
+    pub fn parked_threads(&self) -> usize {
+        self.shared.cache.parked_threads()
+    }
+
+    /// Waits until at most `clients` clients are being served, or `limit` has passed; returns
+    /// whether it got there. Woken by each client that leaves, not by polling.
+    pub fn wait_until_active_at_most(&self, clients: usize, limit: Duration) -> bool {
+        let client_limit = &self.shared.limit;
+        self.shared
+            .registry
+            .wait_until(limit, || client_limit.active() <= clients)
+    }
+}
+
+impl Server {
+    /// Resolves every one of `hosts`, and listens on `port` on every address they name (port 0:
+    /// the OS chooses one, the same for all); see [`crate::net::listen_on_all`].
+    pub fn bind(
+        hosts: &[impl AsRef<str>],
+        port: u16,
+        config: ServerConfig,
+    ) -> anyhow::Result<Server> {
+        let listeners = crate::net::listen_on_all(hosts, port)?;
+        Server::from_listeners(listeners, config)
+    }
+
+    /// Serves on listeners the caller has already bound (at least one).
+    pub fn from_listeners(
+        listeners: Vec<TcpListener>,
+        config: ServerConfig,
+    ) -> anyhow::Result<Server> {
+        anyhow::ensure!(!listeners.is_empty(), "no address to listen on");
+        let mut listening = Vec::with_capacity(listeners.len());
+        for listener in listeners {
+            let addr = listener
+                .local_addr()
+                .context("could not read the listening address")?;
+            if let Some(warning) = exposure_warning(addr) {
+                warn!("{warning}");
+            }
+            listening.push((listener, addr));
+        }
+        let stopping = Arc::new(AtomicBool::new(false));
+        let counters = Arc::new(Counters::default());
+        let serving = Serving {
+            idle_timeout: config.idle_timeout,
+            names: config.names,
+            counters: Arc::clone(&counters),
+            stopping: Arc::clone(&stopping),
+        };
+        let cache = ThreadCache::new(
+            config.thread_cache,
+            "client",
+            CLIENT_STACK_SIZE,
+            move |job| serving.serve(job),
+        );
+        Ok(Server {
+            shared: Arc::new(Shared {
+                listeners: listening,
+                limit: ClientLimit::new(config.max_clients),
+                config,
+                stopping,
+                next_id: AtomicU64::new(0),
+                registry: Arc::new(Registry::default()),
+                counters,
+                cache,
+            }),
+        })
+    }
+
+    /// The first address the server listens on, with the real port.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.shared.listeners[0].1
+    }
+
+    /// Every address the server listens on, in the order asked for.
+    pub fn local_addrs(&self) -> Vec<SocketAddr> {
+        self.shared
+            .listeners
+            .iter()
+            .map(|&(_, addr)| addr)
+            .collect()
+    }
+
+    /// A handle that stops [`Server::run`] from another thread.
+    pub fn shutdown_handle(&self) -> ShutdownHandle {
+        ShutdownHandle {
+            shared: Arc::clone(&self.shared),
+        }
+    }
+
+    /// A probe that reads the server's counters from another thread.
+    pub fn probe(&self) -> ServerProbe {
+        ServerProbe {
+            shared: Arc::clone(&self.shared),
+        }
+    }
+
+    /// Accepts clients and serves each on its own thread until [`ShutdownHandle::shutdown`];
+    /// then closes every client connection, joins their threads and returns the final counters.
+    ///
+    /// Each listening address has its own accept loop (the first on this thread); the client
+    /// limit and the counters are shared.
+    pub fn run(self) -> StatsSnapshot {
+        let addrs: Vec<String> = self.local_addrs().iter().map(|a| a.to_string()).collect();
+        let config = &self.shared.config;
+        let max = config.max_clients;
+        info!(
+            "serving on {} (at most {max} {}, idle timeout {})",
+            addrs.join(", "),
+            if max == 1 { "client" } else { "clients" },
+            config.idle_timeout
+        );
+        let mut acceptors = (0..self.shared.listeners.len()).map(|index| Acceptor {
+            shared: Arc::clone(&self.shared),
+            index,
+        });
+        let first = acceptors.next().expect("a server has a listener");
+        let others: Vec<_> = acceptors
+            .filter_map(|acceptor| {
+                let addr = self.shared.listeners[acceptor.index].1;
+                thread::Builder::new()
+                    .name(format!("accept {addr}"))
+                    .spawn(move || acceptor.run())
+                    .map_err(|err| error!("could not start accepting on {addr}: {err}"))
+                    .ok()
+            })
+            .collect();
+        first.run();
+        for thread in others {
+            let _ = thread.join();
+        }
+        self.close_clients()
+    }
+
+    /// Closes every client connection, joins the client threads and returns the final counters.
+    fn close_clients(self) -> StatsSnapshot {
+        let clients = self.shared.registry.drain();
+        if !clients.is_empty() {
+            info!(
+                "shutting down: closing {} client connections",
+                clients.len()
+            );
+        }
+        for stream in &clients {
+            // A thread blocked in read() sees end of stream, one blocked in write() gets an
+            // error, and the client sees end of stream.
+            crate::sys::interrupt(stream);
+        }
+        drop(clients);
+        // Parked threads end now; the others end as their client does.
+        self.shared.cache.close_and_join();
+        let stats = self.shared.stats();
+        match crate::logging::dropped_lines() {
+            0 => info!("stopped: {stats}"),
+            dropped => info!("stopped: {stats}, {dropped} log lines dropped"),
+        }
+        stats
+    }
+}
+
+/// Where to connect to reach a listener on `addr`: the address itself, or loopback of the same
+/// family for a wildcard (`0.0.0.0`, `::`), which cannot be connected to.
+fn wake_address(addr: SocketAddr) -> SocketAddr {
+    let ip = match addr.ip() {
+        ip if !ip.is_unspecified() => ip,
+        IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::LOCALHOST),
+    };
+    SocketAddr::new(ip, addr.port())
+}
+
+/// The warning for a listening address that is reachable from other machines, if it is.
+fn exposure_warning(addr: SocketAddr) -> Option<String> {
+    (!addr.ip().is_loopback()).then(|| {
+        format!(
+            "listening on {addr}, which is not a loopback address: anyone who can reach this host \
+             can use the echo service"
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_non_loopback_addresses_are_warned_about() {
+        for exposed in ["0.0.0.0:8888", "[::]:8888", "192.0.2.1:7"] {
+            let warning = exposure_warning(exposed.parse().unwrap());
+            assert!(
+                warning.is_some_and(|w| w.contains("anyone who can reach this host")),
+                "{exposed}"
+            );
+        }
+        for private in ["127.0.0.1:8888", "127.1.2.3:9", "[::1]:8888"] {
+            assert_eq!(
+                exposure_warning(private.parse().unwrap()),
+                None,
+                "{private}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_wildcard_listener_is_woken_through_loopback() {
+        let wake = |addr: &str| wake_address(addr.parse().unwrap()).to_string();
+        assert_eq!(wake("0.0.0.0:7"), "127.0.0.1:7");
+        assert_eq!(wake("[::]:7"), "[::1]:7");
+        assert_eq!(wake("127.0.0.2:7"), "127.0.0.2:7");
+    }
+}

@@ -1,0 +1,81 @@
+//! The server's counters: what the accept loops and the client threads count as they go, and the
+//! copy of them that [`super::ServerProbe::stats`] and [`super::Server::run`] hand out.
+
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Counters a running server keeps, each updated by whoever sees the event.
+#[derive(Debug, Default)]
+pub(super) struct Counters {
+    served: AtomicU64,
+    rejected: AtomicU64,
+    timed_out: AtomicU64,
+    failed: AtomicU64,
+    bytes_echoed: AtomicU64,
+}
+
+impl Counters {
+    /// A client was admitted and handed to a thread.
+    pub(super) fn served(&self) {
+        self.served.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A connection was closed at once because the server was full.
+    pub(super) fn rejected(&self) {
+        self.rejected.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A client was disconnected by the idle timeout.
+    pub(super) fn timed_out(&self) {
+        self.timed_out.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A client's connection ended with an error (a reset, a panic, no thread for it).
+    pub(super) fn failed(&self) {
+        self.failed.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Bytes written back to a client.
+    pub(super) fn echoed(&self, bytes: u64) {
+        self.bytes_echoed.fetch_add(bytes, Ordering::Relaxed);
+    }
+
+    /// The counters now, with `active` clients being served.
+    pub(super) fn snapshot(&self, active: usize) -> StatsSnapshot {
+        StatsSnapshot {
+            active,
+            served: self.served.load(Ordering::Relaxed),
+            rejected: self.rejected.load(Ordering::Relaxed),
+            timed_out: self.timed_out.load(Ordering::Relaxed),
+            failed: self.failed.load(Ordering::Relaxed),
+            bytes_echoed: self.bytes_echoed.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// A copy of the server's counters at one moment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct StatsSnapshot {
+    /// Clients being served right now.
+    pub active: usize,
+    /// Clients that were served (admitted within the limit), the active ones included.
+    pub served: u64,
+    /// Connections closed at once because `max_clients` were being served.
+    pub rejected: u64,
+    /// Clients disconnected by the idle timeout.
+    pub timed_out: u64,
+    /// Clients whose connection ended with an error (a reset, a panic in their thread).
+    pub failed: u64,
+    /// Bytes echoed back, over all clients.
+    pub bytes_echoed: u64,
+}
+
+impl fmt::Display for StatsSnapshot {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} clients served, {} rejected, {} timed out, {} failed, {} bytes echoed",
+            self.served, self.rejected, self.timed_out, self.failed, self.bytes_echoed
+        )
+    }
+}
