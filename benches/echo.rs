@@ -17,8 +17,10 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
-use soc::bench::{ping_pong, stream, PingPongOptions};
+use soc::client::Target;
 use soc::limits::Limit;
+use soc::measure::pingpong::{ping_pong, PingPongOptions};
+use soc::measure::stream::{stream, StreamOptions};
 use soc::signals::StopFlag;
 
 /// A workload of the matrix, in the same shape as `../shared/bench/compare.py`'s.
@@ -160,6 +162,7 @@ fn measure(server: &ServerKind, workload: Workload, seconds: f64) -> anyhow::Res
 
 fn run_workload(addr: SocketAddr, workload: Workload, seconds: f64) -> anyhow::Result<f64> {
     let timeout = Limit::After(Duration::from_secs(10));
+    let target = Target::new(vec![addr], timeout);
     match workload {
         Workload::PingPong { connections, size } => {
             let options = PingPongOptions {
@@ -168,16 +171,16 @@ fn run_workload(addr: SocketAddr, workload: Workload, seconds: f64) -> anyhow::R
                 duration: Duration::from_secs_f64(seconds),
                 warmup: Duration::from_millis(500),
                 timeout,
-                connect_timeout: timeout,
+                threads: 1,
             };
-            let report = ping_pong(&[addr], &options, 1, &StopFlag::new())?;
+            let report = ping_pong(&target, &options, &StopFlag::new(), |_| {})?;
             if report.errors.total() > 0 {
                 bail!("errors: {:?}", report.errors);
             }
             Ok(report.round_trips_per_sec)
         }
         Workload::Stream { bytes } => {
-            let report = stream(&[addr], bytes, timeout, timeout)?;
+            let report = stream(&target, &StreamOptions { bytes, timeout })?;
             if !report.intact() {
                 bail!("the stream came back altered: {report:?}");
             }

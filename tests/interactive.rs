@@ -7,21 +7,28 @@ use std::io::{Cursor, Write};
 use std::sync::mpsc;
 use std::thread;
 
-use common::{connect, TestServer, STEP};
-use soc::client::interactive;
+use common::{TestServer, STEP};
+use soc::client::{interactive, SessionOptions, Target};
 use soc::limits::Limit;
+
+fn target(addr: std::net::SocketAddr) -> Target {
+    Target::new(vec![addr], Limit::After(STEP))
+}
+
+const OPTIONS: SessionOptions = SessionOptions {
+    timeout: Limit::After(STEP),
+};
 
 fn session(input: &[u8]) -> (anyhow::Result<()>, Vec<u8>, String) {
     let server = TestServer::start();
-    let stream = connect(server.addr);
     let mut output = Vec::new();
     let mut messages = Vec::new();
     let result = interactive(
-        &stream,
+        &target(server.addr),
+        &OPTIONS,
         Cursor::new(input.to_vec()),
         &mut output,
         &mut messages,
-        Limit::After(STEP),
     );
     (result, output, String::from_utf8(messages).unwrap())
 }
@@ -64,16 +71,15 @@ fn a_server_that_goes_away_ends_the_session_with_an_error() {
     let addr = listener.local_addr().unwrap();
     // A server that accepts and closes at once.
     let closer = thread::spawn(move || drop(listener.accept().unwrap()));
-    let stream = connect(addr);
-    closer.join().unwrap();
     let mut output = Vec::new();
     let result = interactive(
-        &stream,
+        &target(addr),
+        &OPTIONS,
         Cursor::new(b"anyone?\n".to_vec()),
         &mut output,
         &mut Vec::new(),
-        Limit::After(STEP),
     );
+    closer.join().unwrap();
     let err = format!("{:#}", result.unwrap_err());
     assert!(err.contains(&format!("connection to {addr} lost")), "{err}");
     assert!(output.is_empty());
@@ -83,8 +89,6 @@ fn a_server_that_goes_away_ends_the_session_with_an_error() {
 fn a_server_that_goes_away_is_noticed_while_the_user_is_still_typing() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
-    let stream = connect(addr);
-    let (accepted, _) = listener.accept().unwrap();
     // The keyboard: a line that is never finished, its other end held open by the test (a
     // loopback connection, a stream that blocks like a terminal on every system).
     let (keyboard, typing) = common::stream_pair();
@@ -93,14 +97,23 @@ fn a_server_that_goes_away_is_noticed_while_the_user_is_still_typing() {
     let session = thread::spawn(move || {
         let mut messages = Vec::new();
         let result = interactive(
-            &stream,
+            &target(addr),
+            &OPTIONS,
             std::io::BufReader::new(keyboard),
             &mut Vec::new(),
             &mut messages,
-            Limit::After(STEP),
         );
         let _ = done_tx.send(result.map_err(|err| format!("{err:#}")));
     });
+    // The session connects; its server accepts (within STEP, or the test fails).
+    let (accepted_tx, accepted_rx) = mpsc::channel();
+    thread::spawn(move || {
+        let _ = accepted_tx.send(listener.accept().map(|(stream, _)| stream));
+    });
+    let accepted = accepted_rx
+        .recv_timeout(STEP)
+        .expect("the session connects")
+        .unwrap();
     // The server goes away while the user is mid-line.
     drop(accepted);
     let result = done

@@ -9,8 +9,10 @@ use std::time::Duration;
 use common::{
     at, echo_corrupting, serve_each, serve_once, ClientRun, ServerProcess, TestServer, STEP,
 };
-use soc::limits::Limit;
-use soc::ping::PingOptions;
+use soc::client::Target;
+use soc::limits::{Limit, Setting};
+use soc::measure::output::text::ping_line;
+use soc::measure::ping::PingOptions;
 use soc::signals::StopFlag;
 
 fn client(addr: SocketAddr, extra: &[&str]) -> ClientRun {
@@ -36,15 +38,12 @@ fn ping_library_counts_every_probe_of_an_intact_run() {
         size: 100,
         timeout: Limit::After(STEP),
     };
-    let mut out = Vec::new();
-    let summary = soc::ping::run(
-        "127.0.0.1",
-        server.addr.port(),
-        Limit::After(STEP),
-        &options,
-        &StopFlag::new(),
-        &mut out,
-    )
+    let mut out = String::new();
+    let target = Target::new(vec![server.addr], Limit::After(STEP));
+    let summary = soc::measure::ping::run(&target, &options, &StopFlag::new(), |event| {
+        out.push_str(&ping_line(event, Setting::field));
+        out.push('\n');
+    })
     .unwrap();
     assert_eq!(
         (
@@ -58,7 +57,6 @@ fn ping_library_counts_every_probe_of_an_intact_run() {
     assert!(summary.all_intact());
     let rtt = summary.rtt.expect("round-trip statistics");
     assert!(rtt.min <= rtt.avg && rtt.avg <= rtt.max);
-    let out = String::from_utf8(out).unwrap();
     assert!(
         out.starts_with(&format!("PING {}: connected in ", server.addr)),
         "{out}"
@@ -246,7 +244,7 @@ fn a_stop_request_ends_an_endless_ping_with_its_summary() {
     let (written, output) = std::sync::mpsc::channel();
     let pinging = {
         let stop = stop.clone();
-        let port = server.addr.port();
+        let addr = server.addr;
         std::thread::spawn(move || {
             let options = PingOptions {
                 count: None,
@@ -255,14 +253,10 @@ fn a_stop_request_ends_an_endless_ping_with_its_summary() {
                 timeout: Limit::After(STEP),
             };
             let mut out = ChannelWriter(written);
-            soc::ping::run(
-                "127.0.0.1",
-                port,
-                Limit::After(STEP),
-                &options,
-                &stop,
-                &mut out,
-            )
+            let target = Target::new(vec![addr], Limit::After(STEP));
+            soc::measure::ping::run(&target, &options, &stop, |event| {
+                let _ = writeln!(out, "{}", ping_line(event, Setting::field));
+            })
         })
     };
     let mut seen = String::new();
@@ -450,14 +444,16 @@ fn bench_stops_at_once_when_its_server_goes_away() {
 #[test]
 fn a_clean_bench_leaves_no_failed_client_on_the_server() {
     let server = TestServer::start();
-    let options = soc::bench::PingPongOptions {
+    let options = soc::measure::pingpong::PingPongOptions {
         connections: 20,
         duration: Duration::from_secs(1),
         warmup: Duration::from_millis(200),
-        ..soc::bench::PingPongOptions::default()
+        ..Default::default()
     };
-    let report = soc::bench::ping_pong(&[server.addr], &options, 1, &StopFlag::new()).unwrap();
-    let report = soc::bench::BenchReport::PingPong(report);
+    let target = Target::new(vec![server.addr], Limit::After(STEP));
+    let report =
+        soc::measure::pingpong::ping_pong(&target, &options, &StopFlag::new(), |_| {}).unwrap();
+    let report = soc::measure::report::BenchReport::PingPong(report);
     assert_eq!(report.verdict(), Ok(()), "{report}");
     let stats = server.stop();
     assert_eq!(

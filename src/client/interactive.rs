@@ -9,7 +9,7 @@ use std::thread;
 
 use anyhow::{anyhow, Context};
 
-use super::{send_all, ShortRead, ShortReadCause};
+use super::{connect_with_timeouts, send_all, ShortRead, ShortReadCause, Target};
 use crate::dump::{trace_chunk, Direction};
 use crate::limits::Limit;
 
@@ -33,8 +33,15 @@ const EVENT_QUEUE: usize = 16;
 /// Bytes the reader thread takes from the connection at a time.
 const READ_CHUNK: usize = 4096;
 
-/// Runs a line-at-a-time session: reads lines from `input`, sends each (newline included) and
-/// writes its echo to `output`; the banner and prompts go to `messages`.
+/// How a session waits for each echo.
+#[derive(Debug, Clone)]
+pub struct SessionOptions {
+    /// How long an echo may make no progress (an idle user is never a timeout).
+    pub timeout: Limit,
+}
+
+/// Connects, then runs a line-at-a-time session: reads lines from `input`, sends each (newline
+/// included) and writes its echo to `output`; the banner and prompts go to `messages`.
 ///
 /// Each reply is gathered until as many bytes as were sent have come back, so a line split
 /// across several TCP segments is still printed whole. An empty line is sent as its newline, so
@@ -47,15 +54,15 @@ const READ_CHUNK: usize = 4096;
 /// user is still typing: one thread reads the keyboard, another owns the connection's read side,
 /// and both report to the session, which so hears at once whichever speaks first.
 pub fn interactive(
-    stream: &TcpStream,
+    target: &Target,
+    options: &SessionOptions,
     input: impl BufRead + Send + 'static,
     output: &mut impl Write,
     messages: &mut impl Write,
-    timeout: Limit,
 ) -> anyhow::Result<()> {
-    let peer = stream
-        .peer_addr()
-        .context("could not read the server's address")?;
+    let timeout = options.timeout;
+    let (stream, peer) = connect_with_timeouts(target, timeout)?;
+    let stream = &stream;
     // The banner and prompt are courtesy output: failing to write them must not end a session.
     let _ = writeln!(
         messages,

@@ -1,28 +1,33 @@
 //! `soc_client -m TEXT`: one line out, one line back, compared. A health check for scripts.
 
 use std::io::Write;
-use std::net::TcpStream;
 
 use anyhow::{bail, Context};
 
-use super::round_trip;
+use super::{connect_with_timeouts, round_trip, Target};
 use crate::limits::Limit;
 
-/// Sends `text` as one line, writes the echo to `output` and succeeds only if it came back
-/// unchanged.
+/// What a one-line check sends and how long it waits.
+#[derive(Debug, Clone)]
+pub struct MessageOptions {
+    /// The line to send, without its newline.
+    pub text: String,
+    /// How long the echo may make no progress.
+    pub timeout: Limit,
+}
+
+/// Connects, sends `options.text` as one line, writes the echo to `output` and succeeds only if
+/// it came back unchanged.
 pub fn message(
-    stream: &TcpStream,
-    text: &str,
+    target: &Target,
+    options: &MessageOptions,
     output: &mut impl Write,
-    timeout: Limit,
 ) -> anyhow::Result<()> {
-    let peer = stream
-        .peer_addr()
-        .context("could not read the server's address")?;
-    let mut line = text.as_bytes().to_vec();
+    let (stream, peer) = connect_with_timeouts(target, options.timeout)?;
+    let mut line = options.text.as_bytes().to_vec();
     line.push(b'\n');
     let mut echo = vec![0; line.len()];
-    round_trip(stream, peer, &line, &mut echo, timeout)?;
+    round_trip(&stream, peer, &line, &mut echo, options.timeout)?;
     output
         .write_all(&echo)
         .and_then(|()| output.flush())

@@ -1,10 +1,11 @@
-//! The client: connect, then one of its modes, each a function of its own.
+//! The client: where it connects ([`Target`]), then one of its modes, each a function of its own
+//! with an options struct of its own.
 //!
 //! - [`interactive`]: a terminal session, a prompt, one line at a time (the Python original).
 //! - [`pipe`]: standard input streamed through the server to standard output, byte for byte.
 //! - [`message`]: one line sent and checked, for health checks.
 //!
-//! [`crate::ping`] and [`crate::bench`] build on the same pieces to measure.
+//! [`crate::measure`] builds `ping` and `bench` on the same [`Target`].
 
 mod interactive;
 mod message;
@@ -15,24 +16,78 @@ use std::net::{SocketAddr, TcpStream};
 
 use anyhow::Context;
 
-pub use interactive::{interactive, QUIT_WORDS};
-pub use message::message;
-pub use pipe::{pipe, PipeReport};
+pub use interactive::{interactive, SessionOptions, QUIT_WORDS};
+pub use message::{message, MessageOptions};
+pub use pipe::{pipe, PipeOptions, PipeReport};
 
 use crate::dump::{trace_chunk, Direction};
-use crate::limits::Limit;
-pub use crate::net::connect;
+use crate::limits::{Hinted, Limit};
 
-/// Sets the client's progress timeout on both directions of `stream`: a read that gets nothing,
-/// or a write that moves nothing, for that long fails instead of waiting forever.
-pub fn set_timeouts(stream: &TcpStream, timeout: Limit) -> io::Result<()> {
+/// Where a client connects: the server's addresses, tried in turn, and how long each connect may
+/// take. Every client mode, and `ping` and `bench`, start from one.
+#[derive(Debug, Clone)]
+pub struct Target {
+    addrs: Vec<SocketAddr>,
+    connect_timeout: Limit,
+}
+
+impl Target {
+    /// Resolves `host` (a name, an IPv4 or IPv6 literal, `[::1]`) and `port`.
+    pub fn resolve(host: &str, port: u16, connect_timeout: Limit) -> anyhow::Result<Target> {
+        Ok(Target::new(
+            crate::net::resolve(host, port)?,
+            connect_timeout,
+        ))
+    }
+
+    /// A target at addresses already known (at least one, for a connect to succeed).
+    pub fn new(addrs: Vec<SocketAddr>, connect_timeout: Limit) -> Target {
+        Target {
+            addrs,
+            connect_timeout,
+        }
+    }
+
+    /// The addresses, in the order they are tried.
+    pub fn addrs(&self) -> &[SocketAddr] {
+        &self.addrs
+    }
+
+    /// How long each connect may take.
+    pub fn connect_timeout(&self) -> Limit {
+        self.connect_timeout
+    }
+
+    /// Connects to the first address that accepts ([`crate::net::connect_to`]).
+    pub fn connect(&self) -> anyhow::Result<TcpStream> {
+        crate::net::connect_to(&self.addrs, self.connect_timeout.as_option())
+    }
+}
+
+/// Connects to `target` and sets the client's progress timeout on both directions: a read that
+/// gets nothing, or a write that moves nothing, for that long fails instead of waiting forever.
+/// Returns the stream and the server's address.
+pub(crate) fn connect_with_timeouts(
+    target: &Target,
+    timeout: Limit,
+) -> anyhow::Result<(TcpStream, SocketAddr)> {
+    let stream = target.connect()?;
+    let peer = stream
+        .peer_addr()
+        .context("could not read the server's address")?;
+    set_timeouts(&stream, timeout).context("could not set the socket timeouts")?;
+    Ok((stream, peer))
+}
+
+/// Sets `timeout` as the read and write timeout of `stream`.
+pub(crate) fn set_timeouts(stream: &TcpStream, timeout: Limit) -> io::Result<()> {
     stream.set_read_timeout(timeout.as_option())?;
     stream.set_write_timeout(timeout.as_option())
 }
 
 /// Why [`read_full`] got fewer bytes than it wanted.
 #[derive(Debug)]
-pub enum ShortReadCause {
+pub(crate) enum ShortReadCause {
     /// The peer closed the connection.
     Closed,
     /// Nothing arrived for the socket's read timeout.
@@ -43,18 +98,17 @@ pub enum ShortReadCause {
 
 /// [`read_full`] stopped early: how many bytes did arrive, and why it stopped.
 #[derive(Debug)]
-pub struct ShortRead {
+pub(crate) struct ShortRead {
     /// Bytes that arrived before the stop, at the start of the buffer.
-    pub received: usize,
-    /// Why it stopped.
-    pub cause: ShortReadCause,
+    pub(crate) received: usize,
+    pub(crate) cause: ShortReadCause,
 }
 
 /// Reads until `buf` is full, however the bytes are split across reads.
 ///
 /// This is what the Python original gets wrong: one `send()` of n bytes may come back as several
 /// `recv()`s, so a reply is only complete once all n bytes have arrived.
-pub fn read_full(mut reader: impl Read, buf: &mut [u8]) -> Result<(), ShortRead> {
+pub(crate) fn read_full(mut reader: impl Read, buf: &mut [u8]) -> Result<(), ShortRead> {
     let mut received = 0;
     while received < buf.len() {
         let cause = match reader.read(&mut buf[received..]) {
@@ -75,15 +129,20 @@ pub fn read_full(mut reader: impl Read, buf: &mut [u8]) -> Result<(), ShortRead>
 impl ShortRead {
     /// A one-line description, naming the server, for a user who was waiting for `expected`
     /// bytes of echo from `peer`.
-    pub fn describe(self, peer: SocketAddr, expected: usize, timeout: Limit) -> anyhow::Error {
+    pub(crate) fn describe(
+        self,
+        peer: SocketAddr,
+        expected: usize,
+        timeout: Limit,
+    ) -> anyhow::Error {
         let progress = format!("{} of {expected} bytes came back", self.received);
         match self.cause {
             ShortReadCause::Closed => {
                 anyhow::anyhow!("{peer} closed the connection ({progress})")
             }
-            ShortReadCause::TimedOut => {
-                anyhow::anyhow!("no echo from {peer} for {timeout} (--timeout); {progress}")
-            }
+            ShortReadCause::TimedOut => anyhow::Error::new(Hinted::new(format!(
+                "no echo from {peer} for {timeout} ({{timeout}}); {progress}"
+            ))),
             ShortReadCause::Failed(err) => anyhow::Error::new(err)
                 .context(format!("the connection to {peer} failed ({progress})")),
         }
@@ -101,9 +160,9 @@ pub(crate) fn send_all(
     stream
         .write_all(payload)
         .map_err(|err| match crate::net::is_timeout(&err) {
-            true => anyhow::anyhow!(
-                "could not send for {timeout} (--timeout): the server is not reading"
-            ),
+            true => anyhow::Error::new(Hinted::new(format!(
+                "could not send for {timeout} ({{timeout}}): the server is not reading"
+            ))),
             false => anyhow::Error::new(err),
         })
         .with_context(|| format!("sending to {peer} failed"))?;

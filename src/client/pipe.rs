@@ -14,12 +14,21 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context};
 
+use super::{connect_with_timeouts, Target};
 use crate::dump::{trace_chunk, Direction};
-use crate::limits::Limit;
+use crate::limits::{Hinted, Limit};
 use crate::net::is_timeout;
 
 /// Read size on both sides: large enough that a bulk transfer is a few system calls per MiB.
 const CHUNK: usize = 64 * 1024;
+
+/// How a piped run waits.
+#[derive(Debug, Clone)]
+pub struct PipeOptions {
+    /// How long an echo may make no progress while bytes are outstanding (a slow input is not
+    /// a stall), and a send may make none.
+    pub timeout: Limit,
+}
 
 /// What a piped run moved.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,24 +60,22 @@ struct SendProgress {
     checksum: std::sync::Mutex<Option<u32>>,
 }
 
-/// Streams `input` to the server and the echo to `output` until the input ends and every byte
-/// sent has come back; fails unless exactly the bytes sent came back.
+/// Connects, then streams `input` to the server and the echo to `output` until the input ends and
+/// every byte sent has come back; fails unless exactly the bytes sent came back.
 ///
 /// At end of input the write side is shut down (a half-close), which tells the server we are
-/// done; it then finishes echoing and closes, and our read sees end of stream. `timeout` bounds
-/// how long we wait for echo while bytes are outstanding; waiting on a slow input is not a
-/// timeout. The comparison is by count and CRC-32, so memory stays fixed for any input size.
+/// done; it then finishes echoing and closes, and our read sees end of stream. The comparison is
+/// by count and CRC-32, so memory stays fixed for any input size.
 pub fn pipe(
-    stream: TcpStream,
+    target: &Target,
+    options: &PipeOptions,
     input: impl Read + Send + 'static,
     output: &mut impl Write,
-    timeout: Limit,
 ) -> anyhow::Result<PipeReport> {
-    let peer = stream
-        .peer_addr()
-        .context("could not read the server's address")?;
-    // The socket's read timeout is a slice of --timeout: the stall is timed here, from the
-    // moment bytes are seen outstanding, so that it ends within --timeout plus one slice.
+    let timeout = options.timeout;
+    let (stream, peer) = connect_with_timeouts(target, timeout)?;
+    // The socket's read timeout is a slice of the timeout: the stall is timed here, from the
+    // moment bytes are seen outstanding, so that it ends within the timeout plus one slice.
     stream
         .set_read_timeout(timeout.as_option().map(check_interval))
         .context("could not set the read timeout")?;
@@ -113,11 +120,11 @@ pub fn pipe(
                 let since = *stalled_since.get_or_insert_with(Instant::now);
                 if let Limit::After(limit) = timeout {
                     if since.elapsed() >= limit {
-                        bail!(
-                            "no echo from {peer} for {:.1} s (--timeout {timeout}); {received} \
+                        return Err(anyhow::Error::new(Hinted::new(format!(
+                            "no echo from {peer} for {:.1} s ({{timeout}} {timeout}); {received} \
                              of {sent} bytes sent came back",
                             since.elapsed().as_secs_f64()
-                        );
+                        ))));
                     }
                 }
                 continue;
@@ -230,10 +237,10 @@ fn send_all(
                 Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
                 Err(err) if is_timeout(&err) => {
                     let sent = progress.sent.load(Ordering::SeqCst);
-                    bail!(
-                        "could not send to {peer} for {timeout} (--timeout): the server is not \
+                    return Err(anyhow::Error::new(Hinted::new(format!(
+                        "could not send to {peer} for {timeout} ({{timeout}}): the server is not \
                          reading ({sent} bytes sent)"
-                    );
+                    ))));
                 }
                 Err(err) => {
                     let sent = progress.sent.load(Ordering::SeqCst);

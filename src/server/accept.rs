@@ -11,7 +11,7 @@ use log::{debug, error};
 
 use super::client::{ClientGuard, ClientJob};
 use super::Shared;
-use crate::limits::Setting;
+use crate::limits::Hinted;
 use crate::logging::RateLimited;
 use crate::sys::{classify_accept_error, AcceptErrorClass};
 
@@ -129,10 +129,10 @@ impl Acceptor {
                 let max = shared.limit.max();
                 reject_warnings.warn(|again| {
                     let clients = if max == 1 { "client" } else { "clients" };
-                    format!(
-                        "{peer} rejected: already serving {max} {clients} ({}){again}",
-                        (shared.config.names)(Setting::MaxClients)
-                    )
+                    Hinted::new(format!(
+                        "{peer} rejected: already serving {max} {clients} ({{max_clients}}){again}"
+                    ))
+                    .render(shared.config.names)
                 });
                 drop(stream);
                 continue;

@@ -14,7 +14,7 @@ use log::{error, info, warn};
 use super::accept::Admission;
 use super::stats::Counters;
 use crate::echo::{echo_until_eof, EchoBuffer, EchoEnd};
-use crate::limits::{Limit, Setting, SettingNames};
+use crate::limits::{Hinted, Limit, SettingNames};
 
 /// Stack size of a client thread.
 ///
@@ -116,11 +116,11 @@ impl Serving {
             EchoEnd::PeerClosed => "disconnected".to_string(),
             EchoEnd::IdleTimeout => {
                 self.counters.timed_out();
-                format!(
-                    "disconnected after {} idle ({})",
-                    self.idle_timeout,
-                    (self.names)(Setting::IdleTimeout)
-                )
+                Hinted::new(format!(
+                    "disconnected after {} idle ({{idle_timeout}})",
+                    self.idle_timeout
+                ))
+                .render(self.names)
             }
             EchoEnd::Failed(_) if self.stopping.load(Ordering::SeqCst) => {
                 "disconnected by shutdown".to_string()

@@ -8,6 +8,9 @@ use clap::Args;
 
 use crate::limits::{Limit, Setting};
 
+pub mod client;
+pub mod server;
+
 /// Where the client connects: `[HOST [PORT]]` in netcat's order, or `--host`/`--port`.
 #[derive(Debug, Clone, Args)]
 pub struct Endpoint {

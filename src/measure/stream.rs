@@ -1,17 +1,26 @@
-//! The stream workload: one connection, pseudo-random bytes out and the echo verified on the way
-//! back, both at once.
+//! `soc_client bench --stream`: one connection, pseudo-random bytes out and the echo verified on
+//! the way back, both at once.
 
 use std::io::{self, Read, Write};
-use std::net::{Shutdown, SocketAddr};
+use std::net::Shutdown;
 use std::thread;
 use std::time::Instant;
 
 use anyhow::{anyhow, Context};
 
-use super::StreamReport;
-use crate::client::set_timeouts;
-use crate::limits::Limit;
-use crate::pattern::Pattern;
+use super::report::StreamReport;
+use crate::client::{self, Target};
+use crate::limits::{Hinted, Limit};
+use crate::pattern::{self, Pattern};
+
+/// What a stream run sends and how long it waits.
+#[derive(Debug, Clone)]
+pub struct StreamOptions {
+    /// Bytes to stream.
+    pub bytes: u64,
+    /// How long the echo may make no progress.
+    pub timeout: Limit,
+}
 
 /// Seed of the streamed bytes: any fixed value; the reader regenerates the same stream.
 const STREAM_SEED: u64 = 0x50c;
@@ -19,19 +28,11 @@ const STREAM_SEED: u64 = 0x50c;
 /// Chunk size on both sides.
 const CHUNK: usize = 64 * 1024;
 
-/// Streams `bytes` pseudo-random bytes to the first of `addrs` that accepts, half-closes, and
-/// verifies every echoed byte against a regenerated copy of the stream while it sends.
-pub fn stream(
-    addrs: &[SocketAddr],
-    bytes: u64,
-    timeout: Limit,
-    connect_timeout: Limit,
-) -> anyhow::Result<StreamReport> {
-    let connection = crate::net::connect_to(addrs, connect_timeout.as_option())?;
-    let server = connection
-        .peer_addr()
-        .context("could not read the server's address")?;
-    set_timeouts(&connection, timeout).context("could not set the socket timeouts")?;
+/// Streams `options.bytes` pseudo-random bytes to `target`, half-closes, and verifies every
+/// echoed byte against a regenerated copy of the stream while it sends.
+pub fn stream(target: &Target, options: &StreamOptions) -> anyhow::Result<StreamReport> {
+    let (bytes, timeout) = (options.bytes, options.timeout);
+    let (connection, server) = client::connect_with_timeouts(target, timeout)?;
     let writer = connection
         .try_clone()
         .context("could not clone the connection")?;
@@ -69,11 +70,11 @@ pub fn stream(
         let comparable = (bytes.saturating_sub(echoed)).min(n as u64) as usize;
         expected.fill(&mut want[..comparable]);
         let (got, sent) = (&buf[..comparable], &want[..comparable]);
-        // A plain comparison first (memcmp, vectorised); the byte-by-byte look only on a miss.
-        if got != sent {
+        let differing = pattern::differing(got, sent);
+        if differing > 0 {
             let first = got.iter().zip(sent).position(|(g, s)| g != s).unwrap_or(0);
             first_corrupted_offset.get_or_insert(echoed + first as u64);
-            corrupted_bytes += got.iter().zip(sent).filter(|(g, s)| g != s).count() as u64;
+            corrupted_bytes += differing as u64;
         }
         corrupted_bytes += (n - comparable) as u64;
         echoed += n as u64;
@@ -81,7 +82,9 @@ pub fn stream(
     let seconds = started.elapsed().as_secs_f64();
     if let Some(err) = read_error {
         let what = if crate::net::is_timeout(&err) {
-            anyhow!("no echo from {server} for {timeout} (--timeout)")
+            anyhow::Error::new(Hinted::new(format!(
+                "no echo from {server} for {timeout} ({{timeout}})"
+            )))
         } else {
             anyhow::Error::new(err)
         };

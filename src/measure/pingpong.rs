@@ -1,28 +1,66 @@
-//! The ping-pong workload: closed-loop round trips on many connections, driven by event loops.
+//! `soc_client bench`: closed-loop round trips on many connections, driven by event loops.
+//!
+//! Each connection writes a message, reads until the whole message is back (however the bytes are
+//! split), verifies it and repeats. Connections are driven by a few event-loop threads (mio,
+//! edge-triggered), not a thread each, so that the generator's own cost per round trip stays well
+//! below the server's and the numbers measure the server.
 
-use std::io::{self, IsTerminal, Read, Write};
-use std::net::SocketAddr;
+use std::io::{self, Read, Write};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Context};
-use hdrhistogram::Histogram;
 use mio::{Events, Interest, Poll, Token};
 
-use super::{ErrorCounts, Fairness, LatencyMs, PingPongOptions, PingPongReport};
-use crate::pattern::Pattern;
+use super::report::PingPongReport;
+use super::tally::Tally;
+use super::Tick;
+use crate::client::Target;
+use crate::limits::Limit;
+use crate::pattern::{self, Pattern};
 use crate::signals::StopFlag;
+
+/// What a ping-pong run does.
+#[derive(Debug, Clone)]
+pub struct PingPongOptions {
+    /// Connections, each with one message in flight at a time.
+    pub connections: usize,
+    /// Bytes per message.
+    pub size: usize,
+    /// How long to measure, after the warm-up.
+    pub duration: Duration,
+    /// How long to run before measuring (connections set up, caches warm).
+    pub warmup: Duration,
+    /// A round trip that makes no progress for this long is a timeout.
+    pub timeout: Limit,
+    /// Event-loop threads driving the connections.
+    pub threads: usize,
+}
+
+impl Default for PingPongOptions {
+    fn default() -> Self {
+        Self {
+            connections: 50,
+            size: 64,
+            duration: Duration::from_secs(10),
+            warmup: Duration::from_secs(1),
+            timeout: Limit::After(Duration::from_secs(10)),
+            threads: 1,
+        }
+    }
+}
 
 /// How often the event loops look for stalled connections and due reconnects, and how long they
 /// wait between reconnect attempts.
 const MAINTENANCE_INTERVAL: Duration = Duration::from_millis(100);
 
-/// Round-trip latencies are kept in nanoseconds with 3 significant digits, up to a minute.
-fn new_histogram() -> Histogram<u64> {
-    Histogram::new_with_bounds(1, 60_000_000_000, 3).expect("valid histogram bounds")
-}
+/// How often `on_tick` is called while the run goes on.
+const TICK: Duration = Duration::from_secs(1);
+
+/// How long the connections may take, at the end, to give back their last echo and close.
+const CLOSE_GRACE: Duration = Duration::from_secs(1);
 
 /// The measuring window, shared by all event loops.
 #[derive(Clone, Copy)]
@@ -30,9 +68,6 @@ struct Window {
     measure_from: Instant,
     end: Instant,
 }
-
-/// How long the connections may take, at the end, to give back their last echo and close.
-const CLOSE_GRACE: Duration = Duration::from_secs(1);
 
 /// Raised by the first event loop whose reconnect is refused after the server was there: every
 /// loop stops at once, and the report says when.
@@ -60,87 +95,94 @@ impl ServerGone {
     }
 }
 
-/// Live counters the progress line reads while the loops run.
+/// What the event loops publish while they run, for the ticks.
 #[derive(Default)]
-struct Progress {
+struct Live {
     round_trips: AtomicU64,
     errors: AtomicU64,
 }
 
-/// Runs closed-loop ping-pong against `addrs` with `options`, on `threads` event-loop threads,
-/// until the window ends or `stop` is raised. A progress line goes to standard error while it
-/// runs, if that is a terminal.
+/// What every event loop of one run shares: the plan, and the signals between them.
+struct Run {
+    target: Target,
+    options: PingPongOptions,
+    window: Window,
+    stop: StopFlag,
+    gone: ServerGone,
+    live: Live,
+}
+
+/// Runs closed-loop ping-pong against `target` with `options` until the window ends or `stop` is
+/// raised, calling `on_tick` about once a second meanwhile.
 pub fn ping_pong(
-    addrs: &[SocketAddr],
+    target: &Target,
     options: &PingPongOptions,
-    threads: usize,
     stop: &StopFlag,
+    mut on_tick: impl FnMut(&Tick),
 ) -> anyhow::Result<PingPongReport> {
-    let server = addrs.first().context("no address to connect to")?;
-    let threads = threads.clamp(1, options.connections.max(1));
+    let server = *target.addrs().first().context("no address to connect to")?;
+    let threads = options.threads.clamp(1, options.connections.max(1));
     let started = Instant::now();
     let window = Window {
         measure_from: started + options.warmup,
         end: started + options.warmup + options.duration,
     };
-    let progress = Arc::new(Progress::default());
+    let run = Arc::new(Run {
+        target: target.clone(),
+        options: options.clone(),
+        window,
+        stop: stop.clone(),
+        gone: ServerGone::default(),
+        live: Live::default(),
+    });
     // Raised when the last event loop has ended (window over, stop requested, or no connection
-    // possible), so that the progress display ends with them.
+    // possible), so that the ticks end with them.
     let all_done = StopFlag::new();
     let running = Arc::new(AtomicU64::new(threads as u64));
-    let gone = Arc::new(ServerGone::default());
     let workers: Vec<_> = (0..threads)
         .map(|worker| {
             let ids: Vec<usize> = (worker..options.connections).step_by(threads).collect();
-            let loop_state = EventLoop::new(
-                addrs.to_vec(),
-                options.clone(),
-                window,
-                stop.clone(),
-                Arc::clone(&gone),
-            );
-            let progress = Arc::clone(&progress);
+            let run = Arc::clone(&run);
             let (running, all_done) = (Arc::clone(&running), all_done.clone());
             thread::Builder::new()
                 .name(format!("bench {worker}"))
                 .spawn(move || {
-                    let outcome = loop_state.and_then(|state| state.run(&ids, &progress));
+                    let tally = EventLoop::new(run, &ids).and_then(EventLoop::run);
                     if running.fetch_sub(1, Ordering::SeqCst) == 1 {
                         all_done.request();
                     }
-                    outcome
+                    tally
                 })
                 .context("could not start a load thread")
         })
         .collect::<anyhow::Result<_>>()?;
 
-    show_progress(&progress, started, window, &all_done);
+    loop {
+        let left = window.end.saturating_duration_since(Instant::now());
+        if left.is_zero() || all_done.sleep(left.min(TICK)) {
+            break;
+        }
+        on_tick(&Tick {
+            elapsed: started.elapsed(),
+            round_trips: run.live.round_trips.load(Ordering::Relaxed),
+            errors: run.live.errors.load(Ordering::Relaxed),
+            warming_up: Instant::now() < window.measure_from,
+        });
+    }
 
-    let mut histogram = new_histogram();
-    let mut errors = ErrorCounts::default();
-    let mut round_trips = 0;
-    let mut connected = 0;
-    let mut connect_error = None;
-    let mut fairness = Fairness::default();
+    let mut tally = Tally::new();
     for worker in workers {
         let outcome = worker
             .join()
             .map_err(|_| anyhow!("a load thread panicked"))??;
-        histogram
-            .add(&outcome.histogram)
-            .context("merging latency histograms")?;
-        errors.add(&outcome.errors);
-        round_trips += outcome.round_trips;
-        connected += outcome.connected;
-        fairness.add(&outcome.fairness);
-        connect_error = connect_error.or(outcome.connect_error);
+        tally.merge(outcome)?;
     }
-    if connected == 0 {
-        if let Some(err) = connect_error {
+    if tally.connected == 0 {
+        if let Some(err) = tally.connect_error.take() {
             return Err(err);
         }
     }
-    let gone_at = gone.at();
+    let gone_at = run.gone.at();
     let measured_until = Instant::now()
         .min(window.end)
         .min(gone_at.unwrap_or(window.end));
@@ -148,75 +190,23 @@ pub fn ping_pong(
         .saturating_duration_since(window.measure_from)
         .as_secs_f64();
     let per_sec = |count: f64| if seconds > 0.0 { count / seconds } else { 0.0 };
-    let ms = |nanos: u64| nanos as f64 / 1e6;
     Ok(PingPongReport {
         server: server.to_string(),
         connections: options.connections,
-        connected,
+        connected: tally.connected,
         message_bytes: options.size,
         seconds,
-        round_trips,
-        round_trips_per_sec: per_sec(round_trips as f64),
-        mb_per_sec_each_way: per_sec(round_trips as f64 * options.size as f64) / 1e6,
-        latency_ms: LatencyMs {
-            p50: ms(histogram.value_at_quantile(0.50)),
-            p90: ms(histogram.value_at_quantile(0.90)),
-            p99: ms(histogram.value_at_quantile(0.99)),
-            p999: ms(histogram.value_at_quantile(0.999)),
-            max: ms(histogram.max()),
-            mean: histogram.mean() / 1e6,
-        },
-        fairness,
-        errors,
+        round_trips: tally.round_trips,
+        round_trips_per_sec: per_sec(tally.round_trips as f64),
+        mb_per_sec_each_way: per_sec(tally.round_trips as f64 * options.size as f64) / 1e6,
+        latency_ms: tally.latency_ms(),
+        fairness: tally.fairness,
+        errors: tally.errors,
         server_gone_after: gone_at.map(|at| {
             at.saturating_duration_since(window.measure_from)
                 .as_secs_f64()
         }),
     })
-}
-
-/// Prints a live line on standard error (when it is a terminal) until the window ends or the
-/// event loops are done.
-fn show_progress(progress: &Progress, started: Instant, window: Window, done: &StopFlag) {
-    let terminal = io::stderr().is_terminal();
-    let tick = Duration::from_secs(1);
-    let mut last = (Instant::now(), 0u64);
-    loop {
-        let left = window.end.saturating_duration_since(Instant::now());
-        if left.is_zero() || done.sleep(left.min(tick)) {
-            break;
-        }
-        if terminal {
-            let now = Instant::now();
-            let done = progress.round_trips.load(Ordering::Relaxed);
-            let rate = (done - last.1) as f64 / now.duration_since(last.0).as_secs_f64();
-            last = (now, done);
-            let phase = if now < window.measure_from {
-                " (warm-up)"
-            } else {
-                ""
-            };
-            eprint!(
-                "\r\x1b[K{:5.1} s  {rate:9.0} round trips/s  {} errors{phase}",
-                started.elapsed().as_secs_f64(),
-                progress.errors.load(Ordering::Relaxed)
-            );
-        }
-    }
-    if terminal {
-        eprint!("\r\x1b[K");
-    }
-}
-
-/// What one event loop measured.
-struct LoopOutcome {
-    histogram: Histogram<u64>,
-    errors: ErrorCounts,
-    round_trips: u64,
-    connected: usize,
-    fairness: Fairness,
-    /// Why the last connect failed, if one did: the error to show when none succeeded.
-    connect_error: Option<anyhow::Error>,
 }
 
 /// One connection's state: the message in flight and how much of it has gone out and come back.
@@ -244,55 +234,26 @@ enum Broken {
 
 /// An event loop that drives a share of the connections.
 struct EventLoop {
+    run: Arc<Run>,
     poll: Poll,
-    addrs: Vec<SocketAddr>,
-    options: PingPongOptions,
-    window: Window,
-    stop: StopFlag,
     connections: Vec<Connection>,
-    histogram: Histogram<u64>,
-    errors: ErrorCounts,
-    round_trips: u64,
-    connect_error: Option<anyhow::Error>,
-    gone: Arc<ServerGone>,
+    tally: Tally,
     /// Whether any connection of this loop ever got through.
     ever_connected: bool,
 }
 
 impl EventLoop {
-    fn new(
-        addrs: Vec<SocketAddr>,
-        options: PingPongOptions,
-        window: Window,
-        stop: StopFlag,
-        gone: Arc<ServerGone>,
-    ) -> anyhow::Result<Self> {
-        Ok(Self {
-            poll: Poll::new().context("could not create an event loop")?,
-            addrs,
-            options,
-            window,
-            stop,
-            connections: Vec::new(),
-            histogram: new_histogram(),
-            errors: ErrorCounts::default(),
-            round_trips: 0,
-            connect_error: None,
-            gone,
-            ever_connected: false,
-        })
-    }
-
-    fn run(mut self, ids: &[usize], progress: &Progress) -> anyhow::Result<LoopOutcome> {
+    /// A loop for the connections numbered `ids` (each connection's message differs, so that an
+    /// echo sent to the wrong connection can never pass the check).
+    fn new(run: Arc<Run>, ids: &[usize]) -> anyhow::Result<Self> {
         let now = Instant::now();
-        for &id in ids {
-            // Each connection's message differs, so that an echo sent to the wrong connection
-            // can never pass the check.
-            let message = Pattern::new(id as u64).take(self.options.size);
-            self.connections.push(Connection {
+        let size = run.options.size;
+        let connections = ids
+            .iter()
+            .map(|&id| Connection {
                 stream: None,
-                echo: vec![0; message.len()],
-                message,
+                echo: vec![0; size],
+                message: Pattern::new(id as u64).take(size),
                 written: 0,
                 read: 0,
                 seq: 0,
@@ -301,29 +262,41 @@ impl EventLoop {
                 sent_at: now,
                 last_progress: now,
                 retry_at: None,
-            });
-        }
+            })
+            .collect();
+        Ok(Self {
+            run,
+            poll: Poll::new().context("could not create an event loop")?,
+            connections,
+            tally: Tally::new(),
+            ever_connected: false,
+        })
+    }
+
+    fn run(mut self) -> anyhow::Result<Tally> {
         let mut connected = 0;
         for index in 0..self.connections.len() {
             if self.connect(index) {
                 connected += 1;
             }
         }
+        self.tally.connected = connected;
         // Not one connection: the server is not there. Say so now rather than after the run.
         let give_up = connected == 0 && !self.connections.is_empty();
         let mut events = Events::with_capacity(1024);
         let mut next_maintenance = Instant::now() + MAINTENANCE_INTERVAL;
-        let mut errors_reported = 0;
+        let mut errors_published = 0;
+        let window = self.run.window;
         loop {
             let now = Instant::now();
             if give_up
-                || now >= self.window.end
-                || self.stop.is_requested()
-                || self.gone.flag.is_requested()
+                || now >= window.end
+                || self.run.stop.is_requested()
+                || self.run.gone.flag.is_requested()
             {
                 break;
             }
-            let wait = (self.window.end - now).min(MAINTENANCE_INTERVAL);
+            let wait = (window.end - now).min(MAINTENANCE_INTERVAL);
             match self.poll.poll(&mut events, Some(wait)) {
                 Ok(()) => {}
                 Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
@@ -331,65 +304,54 @@ impl EventLoop {
             }
             for event in events.iter() {
                 let index = event.token().0;
-                let before = self.round_trips_all(index);
+                let before = self.connections[index].seq;
                 if let Err(broken) = self.drive(index) {
                     self.drop_connection(index, broken);
                 }
-                let done = self.round_trips_all(index) - before;
-                progress.round_trips.fetch_add(done, Ordering::Relaxed);
+                let done = self.connections[index].seq - before;
+                self.run.live.round_trips.fetch_add(done, Ordering::Relaxed);
             }
             if Instant::now() >= next_maintenance {
                 self.maintain();
                 next_maintenance = Instant::now() + MAINTENANCE_INTERVAL;
-                let total = self.errors.total();
-                progress
+                let total = self.tally.errors.total();
+                self.run
+                    .live
                     .errors
-                    .fetch_add(total - errors_reported, Ordering::Relaxed);
-                errors_reported = total;
+                    .fetch_add(total - errors_published, Ordering::Relaxed);
+                errors_published = total;
             }
         }
-        if !self.gone.flag.is_requested() {
+        if !self.run.gone.flag.is_requested() {
             self.close_cleanly();
         }
-        let mut fairness = Fairness::default();
-        for connection in &self.connections {
-            fairness.count(connection.measured);
+        for index in 0..self.connections.len() {
+            let measured = self.connections[index].measured;
+            self.tally.count_connection(measured);
         }
-        Ok(LoopOutcome {
-            histogram: self.histogram,
-            errors: self.errors,
-            round_trips: self.round_trips,
-            connected,
-            fairness,
-            connect_error: self.connect_error,
-        })
-    }
-
-    /// Round trips completed on a connection so far (measured or not), for the progress line.
-    fn round_trips_all(&self, index: usize) -> u64 {
-        self.connections[index].seq
+        Ok(self.tally)
     }
 
     /// Connects connection `index` and starts its first message; false if the connect failed.
     fn connect(&mut self, index: usize) -> bool {
-        let attempt = crate::net::connect_to(&self.addrs, self.options.connect_timeout.as_option())
-            .and_then(|stream| {
-                stream
-                    .set_nonblocking(true)
-                    .context("could not make the socket non-blocking")?;
-                Ok(stream)
-            });
+        let attempt = self.run.target.connect().and_then(|stream| {
+            stream
+                .set_nonblocking(true)
+                .context("could not make the socket non-blocking")?;
+            Ok(stream)
+        });
         let mut stream = match attempt {
             Ok(stream) => mio::net::TcpStream::from_std(stream),
             Err(err) => {
                 log::debug!("bench: {err:#}");
                 let now = Instant::now();
+                let errors = &mut self.tally.errors;
                 if err.downcast_ref::<crate::net::SelfConnection>().is_some() {
-                    self.errors.self_connections += 1;
+                    errors.self_connections += 1;
                 } else {
-                    self.errors.connect_failures += 1;
-                    if now >= self.window.measure_from {
-                        self.errors.after_warmup += 1;
+                    errors.connect_failures += 1;
+                    if now >= self.run.window.measure_from {
+                        errors.after_warmup += 1;
                     }
                     let refused = err
                         .root_cause()
@@ -398,10 +360,10 @@ impl EventLoop {
                     if refused && self.ever_connected {
                         // It was there and now nothing listens: measuring on would measure
                         // reconnect attempts (or, worse, sockets connected to themselves).
-                        self.gone.raise();
+                        self.run.gone.raise();
                     }
                 }
-                self.connect_error = Some(err);
+                self.tally.connect_error = Some(err);
                 self.connections[index].retry_at = Some(now + MAINTENANCE_INTERVAL);
                 return false;
             }
@@ -413,7 +375,7 @@ impl EventLoop {
             Interest::READABLE | Interest::WRITABLE,
         ) {
             log::debug!("bench: could not register a connection: {err}");
-            self.errors.connect_failures += 1;
+            self.tally.errors.connect_failures += 1;
             self.connections[index].retry_at = Some(Instant::now() + MAINTENANCE_INTERVAL);
             return false;
         }
@@ -430,10 +392,8 @@ impl EventLoop {
 
     fn start_message(&mut self, index: usize) {
         let connection = &mut self.connections[index];
-        // Stamp the sequence number, so that a stale or repeated echo is caught as corrupted.
-        let stamp = connection.seq.to_le_bytes();
-        let len = stamp.len().min(connection.message.len());
-        connection.message[..len].copy_from_slice(&stamp[..len]);
+        // The sequence number makes a stale or repeated echo count as corrupted.
+        pattern::stamp(&mut connection.message, connection.seq);
         connection.written = 0;
         connection.read = 0;
         let now = Instant::now();
@@ -444,7 +404,8 @@ impl EventLoop {
     /// Makes all the progress the socket allows: edge-triggered readiness means reading and
     /// writing until the kernel says "would block".
     fn drive(&mut self, index: usize) -> Result<(), Broken> {
-        let size = self.options.size;
+        let size = self.run.options.size;
+        let window = self.run.window;
         loop {
             let connection = &mut self.connections[index];
             let Some(stream) = connection.stream.as_mut() else {
@@ -483,14 +444,12 @@ impl EventLoop {
             }
             connection.seq += 1;
             connection.on_this_socket += 1;
-            if connection.sent_at >= self.window.measure_from && finished <= self.window.end {
+            if connection.sent_at >= window.measure_from && finished <= window.end {
                 connection.measured += 1;
                 let nanos = finished.duration_since(connection.sent_at).as_nanos();
-                self.histogram
-                    .saturating_record(u64::try_from(nanos).unwrap_or(u64::MAX));
-                self.round_trips += 1;
+                self.tally.record(u64::try_from(nanos).unwrap_or(u64::MAX));
             }
-            if finished >= self.window.end || self.stop.is_requested() {
+            if finished >= window.end || self.run.stop.is_requested() {
                 return Ok(());
             }
             self.start_message(index);
@@ -498,27 +457,33 @@ impl EventLoop {
     }
 
     fn drop_connection(&mut self, index: usize, broken: Broken) {
+        let errors = &mut self.tally.errors;
         match broken {
             Broken::Reset => {
-                self.errors.resets += 1;
+                errors.resets += 1;
                 if self.connections[index].on_this_socket == 0 {
-                    self.errors.closed_at_once += 1;
+                    errors.closed_at_once += 1;
                 }
-                if Instant::now() >= self.window.measure_from {
-                    self.errors.after_warmup += 1;
+                if Instant::now() >= self.run.window.measure_from {
+                    errors.after_warmup += 1;
                 }
             }
             Broken::Corrupted => {
-                self.errors.corrupted += 1;
+                errors.corrupted += 1;
                 log::warn!("bench: corrupted echo on connection {index}");
             }
         }
-        if let Some(mut stream) = self.connections[index].stream.take() {
-            let _ = self.poll.registry().deregister(&mut stream);
-        }
+        self.close(index);
         // Reconnect at the next maintenance pass: a server that resets every connection must
         // not turn the loop into a connect storm.
         self.connections[index].retry_at = Some(Instant::now());
+    }
+
+    /// Takes connection `index`'s socket out of the loop, which closes it.
+    fn close(&mut self, index: usize) {
+        if let Some(mut stream) = self.connections[index].stream.take() {
+            let _ = self.poll.registry().deregister(&mut stream);
+        }
     }
 
     /// Ends every connection the way a well-behaved client does: a half-close, then reading
@@ -552,10 +517,8 @@ impl EventLoop {
                 Err(_) => break,
             }
         }
-        for connection in &mut self.connections {
-            if let Some(mut stream) = connection.stream.take() {
-                let _ = self.poll.registry().deregister(&mut stream);
-            }
+        for index in 0..self.connections.len() {
+            self.close(index);
         }
     }
 
@@ -575,9 +538,7 @@ impl EventLoop {
                 Err(_) => break,
             }
         }
-        if let Some(mut stream) = self.connections[index].stream.take() {
-            let _ = self.poll.registry().deregister(&mut stream);
-        }
+        self.close(index);
         true
     }
 
@@ -587,12 +548,10 @@ impl EventLoop {
         for index in 0..self.connections.len() {
             let connection = &self.connections[index];
             if connection.stream.is_some() {
-                if let Some(limit) = self.options.timeout.as_option() {
+                if let Some(limit) = self.run.options.timeout.as_option() {
                     if now.duration_since(connection.last_progress) > limit {
-                        self.errors.timeouts += 1;
-                        if let Some(mut stream) = self.connections[index].stream.take() {
-                            let _ = self.poll.registry().deregister(&mut stream);
-                        }
+                        self.tally.errors.timeouts += 1;
+                        self.close(index);
                         self.connections[index].retry_at = Some(now);
                     }
                 }

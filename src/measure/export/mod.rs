@@ -1,0 +1,3 @@
+//! Results in machine formats, one file per format.
+
+pub mod json;

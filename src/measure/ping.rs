@@ -1,0 +1,210 @@
+//! `soc_client ping`: round-trip latency over one TCP connection, like ping(8).
+//!
+//! Each probe is a payload of the chosen size, stamped with its sequence number, that must come
+//! back intact. Over TCP nothing is lost for good: a probe whose echo does not arrive within the
+//! timeout is counted as lost, and its late bytes are skipped when they do arrive, so later probes
+//! are still measured. The run reports each step as a [`PingEvent`]; showing them is the
+//! caller's ([`super::output::text`]).
+
+use std::io::Write;
+use std::net::{SocketAddr, TcpStream};
+use std::time::{Duration, Instant};
+
+use super::report::{PingReport, RttStats};
+use crate::client::{self, read_full, ShortReadCause, Target};
+use crate::dump::{trace_chunk, Direction};
+use crate::limits::Limit;
+use crate::pattern::{self, Pattern};
+use crate::signals::StopFlag;
+
+/// What a ping run does.
+#[derive(Debug, Clone)]
+pub struct PingOptions {
+    /// Probes to send; `None` runs until stopped.
+    pub count: Option<u64>,
+    /// Time from one probe's start to the next one's.
+    pub interval: Duration,
+    /// Payload bytes per probe.
+    pub size: usize,
+    /// How long to wait for a probe's echo before it counts as lost.
+    pub timeout: Limit,
+}
+
+impl Default for PingOptions {
+    fn default() -> Self {
+        Self {
+            count: None,
+            interval: Duration::from_secs(1),
+            size: 56,
+            timeout: Limit::After(Duration::from_secs(10)),
+        }
+    }
+}
+
+/// What a ping run reports as it goes.
+#[derive(Debug)]
+pub enum PingEvent {
+    /// The connection is up.
+    Connected {
+        peer: SocketAddr,
+        took: Duration,
+        size: usize,
+    },
+    /// A probe is done with.
+    Probe(Probe),
+}
+
+/// One probe and what became of it.
+#[derive(Debug)]
+pub struct Probe {
+    pub seq: u64,
+    pub size: usize,
+    pub peer: SocketAddr,
+    pub outcome: ProbeOutcome,
+}
+
+/// What became of one probe.
+#[derive(Debug)]
+pub enum ProbeOutcome {
+    /// Back intact after this long.
+    Echoed(Duration),
+    /// Back after this long, with this many bytes altered.
+    Corrupted(Duration, usize),
+    /// No echo within the timeout.
+    Lost(Limit),
+    /// The connection is gone; no further probe can be sent.
+    Broken(anyhow::Error),
+}
+
+/// Connects to `target`, then sends probes until `options.count` are done or `stop` is raised,
+/// reporting each step to `on_event`; returns the summary.
+pub fn run(
+    target: &Target,
+    options: &PingOptions,
+    stop: &StopFlag,
+    mut on_event: impl FnMut(&PingEvent),
+) -> anyhow::Result<PingReport> {
+    let started = Instant::now();
+    let (stream, peer) = client::connect_with_timeouts(target, options.timeout)?;
+    on_event(&PingEvent::Connected {
+        peer,
+        took: started.elapsed(),
+        size: options.size,
+    });
+    Ok(probe_loop(&stream, peer, options, stop, on_event))
+}
+
+fn probe_loop(
+    stream: &TcpStream,
+    peer: SocketAddr,
+    options: &PingOptions,
+    stop: &StopFlag,
+    mut on_event: impl FnMut(&PingEvent),
+) -> PingReport {
+    let mut report = PingReport {
+        peer,
+        sent: 0,
+        echoed: 0,
+        lost: 0,
+        corrupted: 0,
+        elapsed: Duration::ZERO,
+        rtt: None,
+    };
+    let mut rtts = Vec::new();
+    // Bytes of earlier, lost probes that may still arrive: skipped before the next echo.
+    let mut owed = 0usize;
+    let started = Instant::now();
+    let mut seq: u64 = 0;
+    while options.count.is_none_or(|count| seq < count) && !stop.is_requested() {
+        seq += 1;
+        let probe_started = Instant::now();
+        let payload = probe_payload(seq, options.size);
+        report.sent += 1;
+        let outcome = send_probe(stream, peer, &payload, &mut owed, options.timeout);
+        match &outcome {
+            ProbeOutcome::Echoed(rtt) => {
+                report.echoed += 1;
+                rtts.push(*rtt);
+            }
+            ProbeOutcome::Corrupted(..) => report.corrupted += 1,
+            ProbeOutcome::Lost(_) | ProbeOutcome::Broken(_) => report.lost += 1,
+        }
+        let broken = matches!(outcome, ProbeOutcome::Broken(_));
+        on_event(&PingEvent::Probe(Probe {
+            seq,
+            size: options.size,
+            peer,
+            outcome,
+        }));
+        if broken || options.count.is_some_and(|count| seq >= count) {
+            break;
+        }
+        let next = probe_started + options.interval;
+        if stop.sleep(next.saturating_duration_since(Instant::now())) {
+            break;
+        }
+    }
+    report.elapsed = started.elapsed();
+    report.rtt = RttStats::of(&rtts);
+    report
+}
+
+/// The payload of probe `seq`: its sequence number, then bytes that differ per probe, so that a
+/// late echo of an earlier probe can never pass for this one.
+fn probe_payload(seq: u64, size: usize) -> Vec<u8> {
+    let mut payload = Pattern::new(seq).take(size);
+    pattern::stamp(&mut payload, seq);
+    payload
+}
+
+fn send_probe(
+    stream: &TcpStream,
+    peer: SocketAddr,
+    payload: &[u8],
+    owed: &mut usize,
+    timeout: Limit,
+) -> ProbeOutcome {
+    let started = Instant::now();
+    if let Err(err) = (&*stream).write_all(payload) {
+        return ProbeOutcome::Broken(anyhow::Error::new(err).context("could not send the probe"));
+    }
+    let mut incoming = vec![0u8; *owed + payload.len()];
+    match read_full(stream, &mut incoming) {
+        Ok(()) => {
+            let rtt = started.elapsed();
+            // Dumped after the clock stopped, so that `-vv` does not inflate the times.
+            trace_chunk(peer, Direction::Sent, payload);
+            trace_chunk(peer, Direction::Received, &incoming);
+            *owed = 0;
+            let echo = &incoming[incoming.len() - payload.len()..];
+            match pattern::differing(echo, payload) {
+                0 => ProbeOutcome::Echoed(rtt),
+                differing => ProbeOutcome::Corrupted(rtt, differing),
+            }
+        }
+        Err(short) => match short.cause {
+            ShortReadCause::TimedOut => {
+                *owed = incoming.len() - short.received;
+                ProbeOutcome::Lost(timeout)
+            }
+            ShortReadCause::Closed => {
+                ProbeOutcome::Broken(anyhow::anyhow!("the server closed the connection"))
+            }
+            ShortReadCause::Failed(err) => {
+                ProbeOutcome::Broken(anyhow::Error::new(err).context("the connection failed"))
+            }
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn probes_differ_and_carry_their_number() {
+        assert_ne!(probe_payload(1, 56), probe_payload(2, 56));
+        assert_eq!(&probe_payload(258, 56)[..8], &258u64.to_be_bytes());
+        assert_eq!(probe_payload(3, 3).len(), 3);
+    }
+}

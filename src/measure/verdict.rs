@@ -1,0 +1,60 @@
+//! Whether a bench run can be trusted as a measurement of a working server. A measuring tool fails
+//! loudly: a run in which some connection never got an answer, an echo came back wrong, or the
+//! server went away is a failed run, not a slow one.
+
+use super::report::BenchReport;
+use crate::limits::Hinted;
+
+impl BenchReport {
+    /// `Err` with the reason, on one line, when the run cannot be trusted.
+    pub fn verdict(&self) -> Result<(), Hinted> {
+        let fail = |text: String| Err(Hinted::new(text));
+        match self {
+            BenchReport::PingPong(r) => {
+                let e = &r.errors;
+                if e.corrupted > 0 {
+                    return fail(format!("{} echoes came back corrupted", e.corrupted));
+                }
+                if r.connected == 0 {
+                    return fail("no connection could be made".into());
+                }
+                if let Some(after) = r.server_gone_after {
+                    return fail(format!(
+                        "the server went away {after:.1} s into the measured time (connections \
+                         refused); the rates above are partial, over that time only"
+                    ));
+                }
+                if e.closed_at_once > 0 && (r.fairness.silent > 0 || e.after_warmup > 0) {
+                    return fail(format!(
+                        "the server closed {} connections at once, before any echo, and {} of {} \
+                         connections completed no round trip: is its client limit \
+                         ({{max_clients}}) below {{connections}}?",
+                        e.closed_at_once, r.fairness.silent, r.connections
+                    ));
+                }
+                if r.fairness.silent > 0 {
+                    return fail(format!(
+                        "{} of {} connections completed no round trip in the measured time \
+                         (a server that serves some clients and not others)",
+                        r.fairness.silent, r.connections
+                    ));
+                }
+                if e.after_warmup > 0 {
+                    return fail(format!(
+                        "the server refused or dropped {} connections after the warm-up",
+                        e.after_warmup
+                    ));
+                }
+                if r.round_trips == 0 {
+                    return fail("no round trip completed".into());
+                }
+                Ok(())
+            }
+            BenchReport::Stream(r) if !r.intact() => fail(format!(
+                "{} of {} bytes came back, {} corrupted",
+                r.bytes_echoed, r.bytes_sent, r.corrupted_bytes
+            )),
+            BenchReport::Stream(_) => Ok(()),
+        }
+    }
+}
