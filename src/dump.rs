@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 
 /// Which way a chunk went, seen from the program that logs it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Direction {
+pub(crate) enum Direction {
     /// Read from the peer.
     Received,
     /// Written to the peer.
@@ -28,7 +28,7 @@ impl Direction {
 const BYTES_PER_LINE: usize = 16;
 
 /// Logs `bytes` as a hex dump at trace level, if trace is enabled; otherwise costs one check.
-pub fn trace_chunk(peer: SocketAddr, direction: Direction, bytes: &[u8]) {
+pub(crate) fn trace_chunk(peer: SocketAddr, direction: Direction, bytes: &[u8]) {
     if log::log_enabled!(log::Level::Trace) {
         log::trace!(
             "{} {peer} {} bytes\n{}",
@@ -41,7 +41,7 @@ pub fn trace_chunk(peer: SocketAddr, direction: Direction, bytes: &[u8]) {
 
 /// Formats `bytes` as lines of `offset  hex bytes  |ascii|`, printable ASCII shown as itself and
 /// everything else as `.`.
-pub fn hex_dump(bytes: &[u8]) -> String {
+fn hex_dump(bytes: &[u8]) -> String {
     let mut out = String::with_capacity(bytes.len().div_ceil(BYTES_PER_LINE) * 80);
     for (line, chunk) in bytes.chunks(BYTES_PER_LINE).enumerate() {
         if line > 0 {

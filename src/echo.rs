@@ -14,42 +14,31 @@ use crate::net::is_timeout;
 ///
 /// 64 KiB lets a bulk stream move in few system calls (a larger buffer measured no faster on
 /// loopback).
-pub const ECHO_BUFFER_SIZE: usize = 64 * 1024;
+const ECHO_BUFFER_SIZE: usize = 64 * 1024;
 
 /// What a client's buffer starts at: enough for any typed line or small message.
 ///
 /// Thousands of idle or chatty clients each cost a fraction of a page this way, where a 64 KiB
 /// buffer from the start would cost 64 KiB of zeroed memory each. A client whose read
 /// fills the buffer is streaming, and its buffer grows once, to [`ECHO_BUFFER_SIZE`].
-pub const INITIAL_ECHO_BUFFER_SIZE: usize = 1024;
+const INITIAL_ECHO_BUFFER_SIZE: usize = 1024;
 
 /// The buffer a client's echo loop reads into: memory per client is at most
 /// [`ECHO_BUFFER_SIZE`], whatever the client sends.
-pub struct EchoBuffer {
+pub(crate) struct EchoBuffer {
     bytes: Vec<u8>,
     max: usize,
 }
 
 impl EchoBuffer {
     /// A buffer of [`INITIAL_ECHO_BUFFER_SIZE`] bytes that may grow to [`ECHO_BUFFER_SIZE`].
-    pub fn new() -> Self {
-        Self::with_sizes(INITIAL_ECHO_BUFFER_SIZE, ECHO_BUFFER_SIZE)
-    }
-
-    /// A buffer of `initial` bytes that may grow to `max`.
-    pub fn with_sizes(initial: usize, max: usize) -> Self {
-        let max = max.max(1);
+    pub(crate) fn new() -> Self {
         Self {
             // Zero-filled, as safe Rust requires before a read: 1 KiB costs nothing measurable,
             // and the 64 KiB of a streaming client are written once, when it grows.
-            bytes: vec![0; initial.clamp(1, max)],
-            max,
+            bytes: vec![0; INITIAL_ECHO_BUFFER_SIZE],
+            max: ECHO_BUFFER_SIZE,
         }
-    }
-
-    /// The buffer's size now.
-    pub fn capacity(&self) -> usize {
-        self.bytes.len()
     }
 
     /// Reads once from `stream` into the buffer and returns the bytes that arrived (empty at end
@@ -65,15 +54,9 @@ impl EchoBuffer {
     }
 }
 
-impl Default for EchoBuffer {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
 /// How an echo loop ended.
 #[derive(Debug)]
-pub enum EchoEnd {
+pub(crate) enum EchoEnd {
     /// The peer closed (or half-closed) its side and everything it sent was echoed.
     PeerClosed,
     /// Nothing could be read, or the echo could not be written, for the idle timeout set on the
@@ -85,11 +68,11 @@ pub enum EchoEnd {
 
 /// What an echo loop did: how many bytes went back, and why it stopped.
 #[derive(Debug)]
-pub struct EchoReport {
+pub(crate) struct EchoReport {
     /// Bytes read and written back in full.
-    pub bytes: u64,
+    pub(crate) bytes: u64,
     /// Why the loop stopped.
-    pub end: EchoEnd,
+    pub(crate) end: EchoEnd,
 }
 
 /// Echoes everything `stream` sends back to it until end of stream.
@@ -99,7 +82,11 @@ pub struct EchoReport {
 /// [`EchoEnd::IdleTimeout`]. After [`EchoEnd::PeerClosed`] every byte the peer sent has been
 /// written back, which is what makes a half-close work: the client shuts down its write side,
 /// we read end of stream after its last byte, and the caller then closes the connection.
-pub fn echo_until_eof(stream: &TcpStream, peer: SocketAddr, buffer: &mut EchoBuffer) -> EchoReport {
+pub(crate) fn echo_until_eof(
+    stream: &TcpStream,
+    peer: SocketAddr,
+    buffer: &mut EchoBuffer,
+) -> EchoReport {
     let mut bytes = 0;
     let mut writer = stream;
     let end = loop {

@@ -3,12 +3,12 @@
 use std::time::Duration;
 
 /// A duration as seconds, the way a user types them: `5 s`, `0.25 s`.
-pub fn secs(duration: Duration) -> String {
+pub(crate) fn secs(duration: Duration) -> String {
     format!("{} s", duration.as_secs_f64())
 }
 
 /// A duration in milliseconds, the unit of every latency soc reports.
-pub fn millis(duration: Duration) -> f64 {
+pub(crate) fn millis(duration: Duration) -> f64 {
     duration.as_secs_f64() * 1000.0
 }
 

@@ -18,13 +18,13 @@
 
 pub mod cli;
 pub mod client;
-pub mod dump;
-pub mod echo;
-pub mod human;
+mod dump;
+mod echo;
+mod human;
 pub mod limits;
 pub mod logging;
 pub mod measure;
-pub mod net;
+mod net;
 pub mod pattern;
 pub mod server;
 pub mod signals;

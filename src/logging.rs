@@ -8,7 +8,7 @@
 //! write again, it first says how many lines were lost.
 //!
 //! The format, levels and `RUST_LOG` are env_logger's ([`init`]); only where the formatted lines
-//! go differs. A warning that may repeat many times a second goes through [`RateLimited`].
+//! go differs. A warning that may repeat many times a second goes through `RateLimited`.
 
 use std::io::{self, Write};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -23,7 +23,7 @@ pub enum Output {
     /// Written to standard error by the thread that logs: fine for a client, whose one user
     /// reads its terminal.
     Direct,
-    /// Queued to one writer thread ([`QueueWriter`]), so that a log line never makes the caller
+    /// Queued to one writer thread (`QueueWriter`), so that a log line never makes the caller
     /// wait for standard error: what a server needs, whose log nobody may be reading.
     Queued,
 }
@@ -47,10 +47,10 @@ pub fn init(level: log::LevelFilter, output: Output) -> io::Result<()> {
 }
 
 /// Records queued at most before new ones are dropped.
-pub const QUEUE_RECORDS: usize = 1024;
+const QUEUE_RECORDS: usize = 1024;
 
 /// Bytes queued at most (a trace-level hex dump of a 64 KiB chunk is about 300 KiB).
-pub const QUEUE_BYTES: usize = 8 << 20;
+const QUEUE_BYTES: usize = 8 << 20;
 
 /// Lines dropped since the process started (0 when the queue is not in use).
 static DROPPED_TOTAL: AtomicU64 = AtomicU64::new(0);
@@ -72,7 +72,7 @@ struct Queued {
 }
 
 /// How many log lines were dropped because standard error was not being read.
-pub fn dropped_lines() -> u64 {
+pub(crate) fn dropped_lines() -> u64 {
     DROPPED_TOTAL.load(Ordering::Relaxed)
 }
 
@@ -170,7 +170,7 @@ impl Write for QueueWriter {
 
 /// A warning that may repeat quickly (once per accept attempt, per rejected client, per corrupted
 /// echo), logged at most once per interval with a count of the ones in between.
-pub struct RateLimited {
+pub(crate) struct RateLimited {
     interval: Duration,
     last: Option<Instant>,
     suppressed: u64,
@@ -178,7 +178,7 @@ pub struct RateLimited {
 
 impl RateLimited {
     /// A warning logged at most once per `interval`.
-    pub fn new(interval: Duration) -> Self {
+    pub(crate) fn new(interval: Duration) -> Self {
         Self {
             interval,
             last: None,
@@ -188,7 +188,7 @@ impl RateLimited {
 
     /// Logs the message `make(again)` builds, where `again` says how many were held back since
     /// the last one, or counts it as held back.
-    pub fn warn(&mut self, make: impl FnOnce(&str) -> String) {
+    pub(crate) fn warn(&mut self, make: impl FnOnce(&str) -> String) {
         let now = Instant::now();
         if self
             .last

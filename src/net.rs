@@ -12,10 +12,10 @@ use socket2::{Domain, Protocol, Socket, Type};
 ///
 /// A burst of connects larger than the backlog gets SYNs dropped and retried a second later, which
 /// shows up as 1 s latency spikes under churn; Linux caps the value at `net.core.somaxconn`.
-pub const LISTEN_BACKLOG: i32 = 1024;
+const LISTEN_BACKLOG: i32 = 1024;
 
 /// Resolves `host` (an IPv4 or IPv6 literal or a host name) and `port` to socket addresses.
-pub fn resolve(host: &str, port: u16) -> anyhow::Result<Vec<SocketAddr>> {
+pub(crate) fn resolve(host: &str, port: u16) -> anyhow::Result<Vec<SocketAddr>> {
     // `[::1]` is how users write IPv6 addresses next to a port; accept it here too.
     let bare = host
         .strip_prefix('[')
@@ -33,7 +33,7 @@ pub fn resolve(host: &str, port: u16) -> anyhow::Result<Vec<SocketAddr>> {
 
 /// What a listening socket on the IPv6 wildcard `::` accepts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum WildcardV6 {
+enum WildcardV6 {
     /// IPv6 clients only (so that `0.0.0.0` can listen beside it on the same port).
     Ipv6Only,
     /// IPv4 clients too, as IPv4-mapped addresses, where the system allows it (ncat's and
@@ -46,7 +46,7 @@ pub enum WildcardV6 {
 /// The port is claimed on each system's terms ([`crate::sys::claim_listening_port`]: a restarted
 /// server binds again at once, and no second server can take a port in use). An IPv6 socket
 /// listens on IPv6 only, except on the wildcard `::` with [`WildcardV6::DualStack`].
-pub fn listen(addr: SocketAddr, wildcard: WildcardV6) -> io::Result<TcpListener> {
+fn listen(addr: SocketAddr, wildcard: WildcardV6) -> io::Result<TcpListener> {
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
     crate::sys::claim_listening_port(&socket)?;
     if addr.is_ipv6() {
@@ -75,7 +75,10 @@ const PORT_CHOICES: usize = 8;
 /// listened on. An address this machine cannot listen on (IPv6 switched off, say) is skipped
 /// with a warning while another one works; a port in use or a privileged port fails the whole.
 /// `::` accepts IPv4 clients too, unless `0.0.0.0` is asked for beside it.
-pub fn listen_on_all(hosts: &[impl AsRef<str>], port: u16) -> anyhow::Result<Vec<TcpListener>> {
+pub(crate) fn listen_on_all(
+    hosts: &[impl AsRef<str>],
+    port: u16,
+) -> anyhow::Result<Vec<TcpListener>> {
     let mut addrs: Vec<SocketAddr> = Vec::new();
     for host in hosts {
         for addr in resolve(host.as_ref(), port)? {
@@ -146,18 +149,15 @@ fn describe_listen_error(addr: SocketAddr, err: io::Error) -> anyhow::Error {
     anyhow::Error::new(err).context(format!("could not listen on {addr}{hint}"))
 }
 
-/// Resolves `host:port` and connects to the first address that accepts, each attempt bounded by
-/// `timeout` (`None`: the operating system's own limit).
+/// Connects to the first of `addrs` that accepts, each attempt bounded by `timeout` (`None`:
+/// the operating system's own limit).
 ///
 /// The connection has `TCP_NODELAY` set: an echo client waits for each reply, and Nagle's
 /// algorithm would hold back a small write until the previous one is acknowledged.
-pub fn connect(host: &str, port: u16, timeout: Option<Duration>) -> anyhow::Result<TcpStream> {
-    connect_to(&resolve(host, port)?, timeout)
-}
-
-/// Connects to the first of `addrs` that accepts (see [`connect`]); for callers that connect
-/// again and again and resolve once.
-pub fn connect_to(addrs: &[SocketAddr], timeout: Option<Duration>) -> anyhow::Result<TcpStream> {
+pub(crate) fn connect_to(
+    addrs: &[SocketAddr],
+    timeout: Option<Duration>,
+) -> anyhow::Result<TcpStream> {
     let mut last_error = None;
     for &addr in addrs {
         let attempt = match timeout {
@@ -189,7 +189,7 @@ pub fn connect_to(addrs: &[SocketAddr], timeout: Option<Duration>) -> anyhow::Re
 /// port in the ephemeral range (every `--port 0` server's, once it has gone) pick that same port
 /// as its own, and such a socket echoes everything, perfectly. It is never used.
 #[derive(Debug)]
-pub struct SelfConnection(pub SocketAddr);
+pub(crate) struct SelfConnection(SocketAddr);
 
 impl std::fmt::Display for SelfConnection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -204,7 +204,7 @@ impl std::fmt::Display for SelfConnection {
 impl std::error::Error for SelfConnection {}
 
 /// Whether a connection from `local` to `peer` is a socket connected to itself.
-pub fn is_self_connection(local: SocketAddr, peer: SocketAddr) -> bool {
+fn is_self_connection(local: SocketAddr, peer: SocketAddr) -> bool {
     local == peer
 }
 
@@ -226,22 +226,9 @@ fn describe_connect_error(
     anyhow::Error::new(err).context(format!("could not connect to {addr}{hint}"))
 }
 
-/// True for a socket error that means the peer is gone (reset, closed, aborted), as opposed to a
-/// local fault.
-pub fn is_disconnect(err: &io::Error) -> bool {
-    matches!(
-        err.kind(),
-        io::ErrorKind::ConnectionReset
-            | io::ErrorKind::ConnectionAborted
-            | io::ErrorKind::BrokenPipe
-            | io::ErrorKind::UnexpectedEof
-            | io::ErrorKind::NotConnected
-    )
-}
-
 /// True for the error a socket read or write returns when its timeout (`SO_RCVTIMEO`,
 /// `SO_SNDTIMEO`) passes without progress.
-pub fn is_timeout(err: &io::Error) -> bool {
+pub(crate) fn is_timeout(err: &io::Error) -> bool {
     matches!(
         err.kind(),
         io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut

@@ -4,14 +4,14 @@
 
 /// Writes `seq` at the start of `payload` (big-endian, network byte order; as much of it as fits),
 /// so that a stale, repeated or misrouted echo can never pass for the message expected.
-pub fn stamp(payload: &mut [u8], seq: u64) {
+pub(crate) fn stamp(payload: &mut [u8], seq: u64) {
     let bytes = seq.to_be_bytes();
     let len = bytes.len().min(payload.len());
     payload[..len].copy_from_slice(&bytes[..len]);
 }
 
 /// How many bytes of `got` differ from `sent` (compared as far as both go).
-pub fn differing(got: &[u8], sent: &[u8]) -> usize {
+pub(crate) fn differing(got: &[u8], sent: &[u8]) -> usize {
     // A plain comparison first (memcmp, vectorised); the byte-by-byte count only on a miss.
     if got == sent {
         return 0;

@@ -133,7 +133,7 @@ fn shutdown_closes_every_client_and_returns_at_once() {
         let mut byte = [0u8; 1];
         match (&*stream).read(&mut byte) {
             Ok(n) => assert_eq!(n, 0, "end of stream expected"),
-            Err(err) => assert!(soc::net::is_disconnect(&err), "{err}"),
+            Err(err) => assert!(common::is_disconnect(&err), "{err}"),
         }
     }
 }

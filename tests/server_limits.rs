@@ -22,7 +22,7 @@ fn sees_end_of_stream(stream: &TcpStream) -> bool {
     match (&*stream).read(&mut byte) {
         Ok(0) => true,
         Ok(_) => false,
-        Err(err) => soc::net::is_disconnect(&err),
+        Err(err) => common::is_disconnect(&err),
     }
 }
 

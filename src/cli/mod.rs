@@ -13,7 +13,7 @@ pub mod server;
 
 /// Where the client connects: `[HOST [PORT]]` in netcat's order, or `--host`/`--port`.
 #[derive(Debug, Clone, Args)]
-pub struct Endpoint {
+struct Endpoint {
     /// Server to connect to: a name or address, `HOST:PORT` or `[IPV6]:PORT` (netcat's order:
     /// soc_client HOST PORT) [default: 127.0.0.1, or $SOC_HOST]
     #[arg(value_name = "HOST")]
@@ -34,16 +34,16 @@ pub struct Endpoint {
 }
 
 /// The host a client connects to when none is given.
-pub const DEFAULT_HOST: &str = "127.0.0.1";
+const DEFAULT_HOST: &str = "127.0.0.1";
 
 /// The port a client connects to, and a server listens on, when none is given.
-pub const DEFAULT_PORT: u16 = 8888;
+const DEFAULT_PORT: u16 = 8888;
 
 impl Endpoint {
     /// The host and port asked for: positionals, options, `SOC_HOST`/`SOC_PORT`, then the
     /// defaults. A clash (`soc_client a --host b`, `a:1 --port 2`) is an error for clap to
     /// report as a usage error.
-    pub fn resolve(&self) -> Result<(String, u16), String> {
+    fn resolve(&self) -> Result<(String, u16), String> {
         let (host, embedded_port) = match &self.target {
             Some(target) => split_host_port(target)?,
             None => (None, None),
@@ -81,7 +81,7 @@ fn agree<T: PartialEq + std::fmt::Display>(
 }
 
 /// Splits `HOST`, `HOST:PORT`, `[IPV6]` or `[IPV6]:PORT`; a bare IPv6 address (`::1`) is a host.
-pub fn split_host_port(text: &str) -> Result<(Option<String>, Option<u16>), String> {
+fn split_host_port(text: &str) -> Result<(Option<String>, Option<u16>), String> {
     let port_of = |port: &str| match port.parse::<u16>() {
         Ok(port) if port > 0 => Ok(Some(port)),
         _ => Err(format!("'{text}': '{port}' is not a port (1 to 65535)")),
@@ -161,7 +161,7 @@ pub fn server_flag(setting: Setting) -> &'static str {
 }
 
 /// Parses a number of seconds (fractions allowed) into a [`Duration`].
-pub fn parse_secs(text: &str) -> Result<Duration, String> {
+fn parse_secs(text: &str) -> Result<Duration, String> {
     let secs: f64 = text
         .trim()
         .parse()
@@ -170,7 +170,7 @@ pub fn parse_secs(text: &str) -> Result<Duration, String> {
 }
 
 /// Parses a number of seconds that must be more than zero (a measuring time, say).
-pub fn parse_positive_secs(text: &str) -> Result<Duration, String> {
+fn parse_positive_secs(text: &str) -> Result<Duration, String> {
     match parse_secs(text)? {
         secs if secs.is_zero() => Err(format!("'{text}': must be more than 0 seconds")),
         secs => Ok(secs),
@@ -178,12 +178,12 @@ pub fn parse_positive_secs(text: &str) -> Result<Duration, String> {
 }
 
 /// Parses a number of seconds where 0 means "no limit".
-pub fn parse_limit(text: &str) -> Result<Limit, String> {
+fn parse_limit(text: &str) -> Result<Limit, String> {
     parse_secs(text).map(Limit::from_duration)
 }
 
 /// Parses a byte count that must be more than zero (an amount to send), as [`parse_bytes`].
-pub fn parse_positive_bytes(text: &str) -> Result<u64, String> {
+fn parse_positive_bytes(text: &str) -> Result<u64, String> {
     match parse_bytes(text)? {
         0 => Err(format!("'{text}': must be more than 0 bytes")),
         bytes => Ok(bytes),
@@ -191,7 +191,7 @@ pub fn parse_positive_bytes(text: &str) -> Result<u64, String> {
 }
 
 /// Parses a byte count with an optional binary suffix: `1000`, `64K`, `256MiB`, `1G`.
-pub fn parse_bytes(text: &str) -> Result<u64, String> {
+fn parse_bytes(text: &str) -> Result<u64, String> {
     let trimmed = text.trim();
     let digits_end = trimmed
         .find(|c: char| !c.is_ascii_digit())

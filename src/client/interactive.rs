@@ -14,7 +14,7 @@ use crate::dump::{trace_chunk, Direction};
 use crate::limits::Limit;
 
 /// Lines that end the session instead of being sent (on their own, surrounding blanks ignored).
-pub const QUIT_WORDS: [&str; 2] = ["exit", "quit"];
+const QUIT_WORDS: [&str; 2] = ["exit", "quit"];
 
 /// Events the session waits for, from the keyboard thread and the connection's reader thread,
 /// in one channel so that one wait sees whichever comes first.

@@ -16,7 +16,7 @@ use std::net::{SocketAddr, TcpStream};
 
 use anyhow::Context;
 
-pub use interactive::{interactive, SessionOptions, QUIT_WORDS};
+pub use interactive::{interactive, SessionOptions};
 pub use message::{message, MessageOptions};
 pub use pipe::{pipe, PipeOptions, PipeReport};
 
@@ -53,12 +53,8 @@ impl Target {
         &self.addrs
     }
 
-    /// How long each connect may take.
-    pub fn connect_timeout(&self) -> Limit {
-        self.connect_timeout
-    }
-
-    /// Connects to the first address that accepts ([`crate::net::connect_to`]).
+    /// Connects to the first address that accepts, with `TCP_NODELAY` set; a socket that turns
+    /// out to be connected to itself is refused.
     pub fn connect(&self) -> anyhow::Result<TcpStream> {
         crate::net::connect_to(&self.addrs, self.connect_timeout.as_option())
     }

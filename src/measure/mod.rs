@@ -6,7 +6,7 @@
 //! - [`stream`]: one connection streaming verified pseudo-random bytes.
 //!
 //! [`report`] holds what they produce, [`tally`](self) how event loops accumulate it, and
-//! [`verdict`] whether a run can be trusted. [`output`] turns results into text and the live
+//! `verdict.rs` whether a run can be trusted. [`output`] turns results into text and the live
 //! progress line, [`export`] into files and machine formats. Nothing is trusted that is not
 //! checked: every echoed byte is compared with what was sent.
 
@@ -17,7 +17,7 @@ pub mod pingpong;
 pub mod report;
 pub mod stream;
 mod tally;
-pub mod verdict;
+mod verdict;
 
 use std::time::Duration;
 

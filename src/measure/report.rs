@@ -1,5 +1,5 @@
 //! What a measuring run found: the result types of `ping` and `bench`, which the output and
-//! export modules turn into text and JSON, and [`super::verdict`] judges.
+//! export modules turn into text and JSON, and `verdict.rs` judges.
 
 use std::net::SocketAddr;
 use std::time::Duration;

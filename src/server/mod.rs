@@ -1,12 +1,12 @@
 //! The server: listening sockets, one accept loop each, one thread per client, and shutdown.
 //!
-//! - [`accept`]: the accept loops and the client limit they share; the only code that admits
+//! - `accept.rs`: the accept loops and the client limit they share; the only code that admits
 //!   clients and hands them to threads.
-//! - [`client`]: serving one client (socket options, the echo loop, its log lines) and the guard
+//! - `client.rs`: serving one client (socket options, the echo loop, its log lines) and the guard
 //!   that accounts for it however it ends.
-//! - [`thread_cache`]: threads kept between clients, so that a short connection costs a wake-up
+//! - `thread_cache.rs`: threads kept between clients, so that a short connection costs a wake-up
 //!   rather than a thread creation.
-//! - [`stats`]: the counters.
+//! - `stats.rs`: the counters.
 //!
 //! A [`ShutdownHandle`] stops a running server; a [`ServerProbe`] reads its counters (tests,
 //! tools). Both may be taken before [`Server::run`] and used from any thread.
@@ -151,7 +151,8 @@ impl ServerProbe {
 
 impl Server {
     /// Resolves every one of `hosts`, and listens on `port` on every address they name (port 0:
-    /// the OS chooses one, the same for all); see [`crate::net::listen_on_all`].
+    /// the OS chooses one, the same for all). A name is listened on at every address it resolves to; an
+    /// address this machine cannot listen on is skipped with a warning while another one works.
     pub fn bind(
         hosts: &[impl AsRef<str>],
         port: u16,
@@ -162,10 +163,7 @@ impl Server {
     }
 
     /// Serves on listeners the caller has already bound (at least one).
-    pub fn from_listeners(
-        listeners: Vec<TcpListener>,
-        config: ServerConfig,
-    ) -> anyhow::Result<Server> {
+    fn from_listeners(listeners: Vec<TcpListener>, config: ServerConfig) -> anyhow::Result<Server> {
         anyhow::ensure!(!listeners.is_empty(), "no address to listen on");
         let mut listening = Vec::with_capacity(listeners.len());
         for listener in listeners {

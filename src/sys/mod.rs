@@ -19,7 +19,7 @@ use windows as imp;
 
 /// What an `accept()` error means for the accept loop.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AcceptErrorClass {
+pub(crate) enum AcceptErrorClass {
     /// This one connection failed before we got it (aborted, reset while queued): skip it.
     Connection,
     /// The process or system is out of descriptors, buffers or memory: back off and retry.
@@ -29,7 +29,7 @@ pub enum AcceptErrorClass {
 }
 
 /// Sorts an `accept()` error by its raw OS code, which each system numbers its own way.
-pub fn classify_accept_error(err: &io::Error) -> AcceptErrorClass {
+pub(crate) fn classify_accept_error(err: &io::Error) -> AcceptErrorClass {
     match err.raw_os_error() {
         Some(code) => imp::classify_accept_error(code),
         None => AcceptErrorClass::Other,
@@ -43,16 +43,6 @@ pub enum OpenFileLimit {
     Limited(u64),
     /// The system has no such per-process limit to raise (Windows: sockets are bounded by memory).
     NotApplicable,
-}
-
-impl OpenFileLimit {
-    /// Whether `sockets` connections fit under the limit.
-    pub fn allows(self, sockets: u64) -> bool {
-        match self {
-            OpenFileLimit::Limited(limit) => limit >= sockets,
-            OpenFileLimit::NotApplicable => true,
-        }
-    }
 }
 
 /// Raises this process's soft limit on open files towards what `sockets` connections need (one
@@ -71,7 +61,7 @@ pub fn raise_open_file_limit(sockets: usize) -> io::Result<OpenFileLimit> {
 /// TIME_WAIT (it never lets two servers share a port there). Windows rebinds without it, and
 /// there `SO_REUSEADDR` would let a second program take a port in use; `SO_EXCLUSIVEADDRUSE`
 /// is its guard against exactly that.
-pub fn claim_listening_port(socket: &socket2::Socket) -> io::Result<()> {
+pub(crate) fn claim_listening_port(socket: &socket2::Socket) -> io::Result<()> {
     imp::claim_listening_port(socket)
 }
 
@@ -82,7 +72,7 @@ pub fn claim_listening_port(socket: &socket2::Socket) -> io::Result<()> {
 /// made from then on but leaves one already blocked waiting (a `send()` to a client that does
 /// not read, for as long as the write timeout); cancelling the socket's pending I/O
 /// (`CancelIoEx`) ends that one too.
-pub fn interrupt(stream: &std::net::TcpStream) {
+pub(crate) fn interrupt(stream: &std::net::TcpStream) {
     let _ = stream.shutdown(std::net::Shutdown::Both);
     imp::cancel_blocked_io(stream);
 }
@@ -123,6 +113,8 @@ impl StopSignal {
 /// Calls `forward` for every stop request the process receives from now on (Ctrl-C everywhere;
 /// SIGTERM on Unix; Ctrl-Break and the console's close on Windows), on a thread where it may do
 /// anything: it is not a signal handler.
-pub fn on_stop_signals(forward: impl Fn(StopSignal) + Send + Sync + 'static) -> io::Result<()> {
+pub(crate) fn on_stop_signals(
+    forward: impl Fn(StopSignal) + Send + Sync + 'static,
+) -> io::Result<()> {
     imp::on_stop_signals(Box::new(forward))
 }

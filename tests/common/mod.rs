@@ -442,3 +442,17 @@ pub fn stderr_of(child: &mut Child) -> String {
     }
     text
 }
+
+/// True for a socket error that means the peer is gone (reset, closed, aborted), as opposed to a
+/// local fault.
+pub fn is_disconnect(err: &std::io::Error) -> bool {
+    use std::io::ErrorKind;
+    matches!(
+        err.kind(),
+        ErrorKind::ConnectionReset
+            | ErrorKind::ConnectionAborted
+            | ErrorKind::BrokenPipe
+            | ErrorKind::UnexpectedEof
+            | ErrorKind::NotConnected
+    )
+}
