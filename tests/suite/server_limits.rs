@@ -1,12 +1,10 @@
 //! The server under limits, timeouts and signals, run as the built binary.
 
-mod common;
-
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use common::{connect, ServerProcess};
+use crate::common::{connect, ServerProcess};
 
 /// One line out and back; panics if the echo does not come.
 fn round_trip(stream: &TcpStream, line: &[u8]) {
@@ -22,7 +20,7 @@ fn sees_end_of_stream(stream: &TcpStream) -> bool {
     match (&*stream).read(&mut byte) {
         Ok(0) => true,
         Ok(_) => false,
-        Err(err) => common::is_disconnect(&err),
+        Err(err) => crate::common::is_disconnect(&err),
     }
 }
 
@@ -163,7 +161,7 @@ fn cpu_time(pid: i32) -> Duration {
 #[cfg(unix)]
 fn start_with_fd_limits(args: &[&str], soft: u64, hard: u64) -> ServerProcess {
     ServerProcess::start_with(args, |command| {
-        common::limit_open_files(command, soft, hard)
+        crate::common::limit_open_files(command, soft, hard)
     })
 }
 
@@ -205,7 +203,7 @@ fn a_second_signal_ends_a_stuck_shutdown_at_once() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let _kill_if_this_test_fails = common::KillOnDrop(child.id());
+    let _kill_if_this_test_fails = crate::common::KillOnDrop(child.id());
     let _unread_stderr = child.stderr.take().unwrap();
     let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
     let mut line = String::new();
@@ -220,7 +218,7 @@ fn a_second_signal_ends_a_stuck_shutdown_at_once() {
     // 4 MiB echoed: hex dumps of it far exceed the pipe and the queue.
     let stream = connect(addr);
     let payload = vec![b'x'; 4 << 20];
-    let echoed = common::echo_concurrently(stream, payload);
+    let echoed = crate::common::echo_concurrently(stream, payload);
     assert_eq!(echoed.len(), 4 << 20);
 
     // SIGTERM starts a clean stop that cannot finish; SIGINT (a different signal, so the two
@@ -230,7 +228,7 @@ fn a_second_signal_ends_a_stuck_shutdown_at_once() {
         assert_eq!(libc::kill(child.id() as i32, libc::SIGTERM), 0);
         assert_eq!(libc::kill(child.id() as i32, libc::SIGINT), 0);
     }
-    let status = common::wait_with_deadline(&mut child, Duration::from_secs(5));
+    let status = crate::common::wait_with_deadline(&mut child, Duration::from_secs(5));
     assert!(
         matches!(status.code(), Some(130 | 143)),
         "expected exit by the second signal, got {status}"

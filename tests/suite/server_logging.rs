@@ -1,14 +1,12 @@
 //! The server's log never holds up its clients: with standard error going to a pipe that nobody
 //! reads, every client is still served, and the lines that could not be written are counted.
 
-mod common;
-
 use std::io::{BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{lines_of, STEP};
+use crate::common::{lines_of, STEP};
 
 /// How long each client may wait for its echo.
 const ECHO_LIMIT: Duration = Duration::from_secs(3);
@@ -26,11 +24,11 @@ fn serves_every_client_with_an_unread_log(extra: &[&str]) {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let _kill_on_exit = common::KillOnDrop(child.id());
+    let _kill_on_exit = crate::common::KillOnDrop(child.id());
     // Held open and not read until every client has been served.
     let unread_log = child.stderr.take().unwrap();
     let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    let addr = common::listening_addrs(&mut stdout, 1)[0];
+    let addr = crate::common::listening_addrs(&mut stdout, 1)[0];
     let started = Instant::now();
     for i in 0..CLIENTS {
         let stream = TcpStream::connect_timeout(&addr, ECHO_LIMIT).unwrap();

@@ -1,14 +1,12 @@
 //! Clients that misbehave (resets, instant closes, silence) and a bounded soak: the server keeps
 //! serving, every byte is verified, and its own counters return to zero.
 
-mod common;
-
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{connect, echo_concurrently, TestServer, STEP};
+use crate::common::{connect, echo_concurrently, TestServer, STEP};
 use soc::limits::Limit;
 use soc::pattern::Pattern;
 use soc::server::ServerConfig;

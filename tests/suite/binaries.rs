@@ -1,17 +1,17 @@
 //! The two binaries as a user runs them: the `listening on` line, piped mode, `-m`, errors and
 //! exit codes.
 
-mod common;
-
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener};
 use std::process::{Command, Stdio};
 use std::thread;
 
-use common::{at, refused_addr, run_client, serve_once, wait_with_deadline, ServerProcess, STEP};
+use crate::common::{
+    at, refused_addr, run_client, serve_once, wait_with_deadline, ServerProcess, STEP,
+};
 use soc::pattern::Pattern;
 
-use common::client_at as client;
+use crate::common::client_at as client;
 
 #[test]
 fn server_announces_the_real_address_on_one_line() {
@@ -242,7 +242,7 @@ fn closed_standard_output_ends_the_client_quietly() {
     stdout.read_exact(&mut first).unwrap();
     drop(stdout);
     let status = wait_with_deadline(&mut child, STEP);
-    let errors = common::stderr_of(&mut child);
+    let errors = crate::common::stderr_of(&mut child);
     feeder.join().unwrap();
     assert!(status.success(), "status {status}, stderr: {errors}");
     assert_eq!(errors, "", "nothing on stderr when the output closes early");

@@ -2,12 +2,10 @@
 //! written with Python's `socket` module against soc_server, and soc_client against a Python
 //! echo server written the way the originals are.
 
-mod common;
-
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use common::{client_at, wait_with_deadline, ServerProcess, STEP};
+use crate::common::{client_at, wait_with_deadline, ServerProcess, STEP};
 use soc::pattern::Pattern;
 
 /// A command that runs Python 3: `python3` (Linux, macOS), `python` or `py -3` (Windows).

@@ -1,13 +1,11 @@
 //! Where the server listens: every address a name resolves to, every `--host` given, and both
 //! families on `::`. One `listening on` line per address, all on one port.
 
-mod common;
-
 use std::io::BufReader;
 use std::net::{Ipv4Addr, SocketAddr, ToSocketAddrs};
 use std::process::{Child, Command, Stdio};
 
-use common::client_at;
+use crate::common::client_at;
 
 /// A soc_server started with `args` and `--port 0`, and the addresses of its first `lines`
 /// lines of output; killed (by PID) on drop.
@@ -29,7 +27,7 @@ impl Listening {
             .spawn()
             .unwrap();
         let mut stdout = BufReader::new(child.stdout.take().unwrap());
-        let addrs = common::listening_addrs(&mut stdout, lines);
+        let addrs = crate::common::listening_addrs(&mut stdout, lines);
         Listening { child, addrs }
     }
 }

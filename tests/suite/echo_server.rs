@@ -1,12 +1,10 @@
 //! The server as a library: what comes back, in what order, for how many clients at once.
 
-mod common;
-
 use std::io::{Read, Write};
 use std::net::Shutdown;
 use std::thread;
 
-use common::{connect, echo_concurrently, read_to_end, TestServer};
+use crate::common::{connect, echo_concurrently, read_to_end, TestServer};
 use soc::pattern::Pattern;
 
 #[test]
@@ -133,7 +131,7 @@ fn shutdown_closes_every_client_and_returns_at_once() {
         let mut byte = [0u8; 1];
         match (&*stream).read(&mut byte) {
             Ok(n) => assert_eq!(n, 0, "end of stream expected"),
-            Err(err) => assert!(common::is_disconnect(&err), "{err}"),
+            Err(err) => assert!(crate::common::is_disconnect(&err), "{err}"),
         }
     }
 }

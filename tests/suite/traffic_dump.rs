@@ -1,10 +1,8 @@
 //! `-vv`: every chunk as a hex and ASCII dump on standard error, and the echo untouched.
 
-mod common;
-
 use std::io::{Read, Write};
 
-use common::{client_at, connect, ServerProcess};
+use crate::common::{client_at, connect, ServerProcess};
 use soc::pattern::Pattern;
 
 #[test]

@@ -1,12 +1,10 @@
 //! `soc_client ping` and `soc_client bench`: their counts and verdicts, not their speed.
 
-mod common;
-
 use std::io::{Read, Write};
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use common::{
+use crate::common::{
     at, echo_corrupting, serve_each, serve_once, ClientRun, ServerProcess, TestServer, STEP,
 };
 use soc::client::Target;
@@ -16,7 +14,7 @@ use soc::measure::ping::PingOptions;
 use soc::signals::StopFlag;
 
 fn client(addr: SocketAddr, extra: &[&str]) -> ClientRun {
-    common::client_at(addr, extra, Vec::new())
+    crate::common::client_at(addr, extra, Vec::new())
 }
 
 fn json_of(run: &ClientRun) -> serde_json::Value {
@@ -200,7 +198,7 @@ fn bench_stream_verifies_every_byte() {
 
 #[test]
 fn bench_against_nothing_is_a_one_line_error() {
-    let addr = common::refused_addr();
+    let addr = crate::common::refused_addr();
     let run = client(addr, &["bench", "-d", "0.2"]);
     assert_eq!(run.status.code(), Some(1));
     assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
@@ -277,7 +275,7 @@ fn a_stop_request_ends_an_endless_ping_with_its_summary() {
 fn ctrl_c_ends_an_endless_ping_with_its_summary() {
     let server = ServerProcess::start(&[]);
     let mut child = spawn_endless_ping(server.addr);
-    let lines = common::lines_of(child.stdout.take().unwrap());
+    let lines = crate::common::lines_of(child.stdout.take().unwrap());
     let mut seen: Vec<String> = Vec::new();
     // The banner, then probes 1 to 3: a handful of lines, each within STEP.
     for _ in 0..10 {
@@ -289,13 +287,13 @@ fn ctrl_c_ends_an_endless_ping_with_its_summary() {
     assert!(seen.iter().any(|line| line.contains("seq=3 ")), "{seen:?}");
     // SAFETY: kill(2) on the PID of the child this test started.
     assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);
-    let status = common::wait_with_deadline(&mut child, STEP);
+    let status = crate::common::wait_with_deadline(&mut child, STEP);
     seen.extend(lines.iter());
     let out = seen.join("\n");
     assert!(status.success(), "{status}: {out}");
     assert!(out.contains("ping statistics"), "{out}");
     assert!(out.contains("0 lost, 0 corrupted"), "{out}");
-    let stderr = common::stderr_of(&mut child);
+    let stderr = crate::common::stderr_of(&mut child);
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
 
@@ -310,8 +308,8 @@ fn an_endless_ping_ends_quietly_when_its_output_closes() {
         std::io::BufRead::read_line(&mut stdout, &mut line).unwrap();
     }
     drop(stdout);
-    let status = common::wait_with_deadline(&mut child, STEP);
-    let stderr = common::stderr_of(&mut child);
+    let status = crate::common::wait_with_deadline(&mut child, STEP);
+    let stderr = crate::common::stderr_of(&mut child);
     assert!(status.success(), "{status}: {stderr}");
     assert_eq!(stderr, "");
 }
@@ -320,7 +318,7 @@ fn an_endless_ping_ends_quietly_when_its_output_closes() {
 #[test]
 fn bench_shows_live_progress_on_a_terminal_and_reports_on_stdout() {
     let server = ServerProcess::start(&[]);
-    let (mut controller, terminal) = common::open_pty();
+    let (mut controller, terminal) = crate::common::open_pty();
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_soc_client"))
         .args(at(server.addr))
         .args(["bench", "-c", "2", "-d", "2.5", "--warmup", "0"])
@@ -329,7 +327,7 @@ fn bench_shows_live_progress_on_a_terminal_and_reports_on_stdout() {
         .spawn()
         .unwrap();
     let mut stdout = child.stdout.take().unwrap();
-    let status = common::wait_with_deadline(&mut child, STEP);
+    let status = crate::common::wait_with_deadline(&mut child, STEP);
     let mut report = String::new();
     stdout.read_to_string(&mut report).unwrap();
     assert!(status.success(), "{status}");
@@ -363,7 +361,7 @@ fn bench_raises_a_low_soft_file_limit_to_open_its_connections() {
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped());
     // Soft limit 64, hard 4096: 200 connections fit only if bench raises the soft limit.
-    common::limit_open_files(&mut command, 64, 4096);
+    crate::common::limit_open_files(&mut command, 64, 4096);
     let output = command.output().unwrap();
     let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert!(
@@ -415,7 +413,7 @@ fn bench_fails_naming_the_connections_a_server_never_served() {
 fn bench_stops_at_once_when_its_server_goes_away() {
     let mut server = ServerProcess::start(&[]);
     let mut bench = std::process::Command::new(env!("CARGO_BIN_EXE_soc_client"))
-        .args(common::at(server.addr))
+        .args(crate::common::at(server.addr))
         .args(["bench", "-c", "10", "-d", "30", "--warmup", "0.1"])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
@@ -425,7 +423,7 @@ fn bench_stops_at_once_when_its_server_goes_away() {
     let _ = server.child.kill();
     let _ = server.child.wait();
     let killed = std::time::Instant::now();
-    let status = common::wait_with_deadline(&mut bench, STEP);
+    let status = crate::common::wait_with_deadline(&mut bench, STEP);
     let took = killed.elapsed();
     let mut stdout = String::new();
     bench
@@ -434,7 +432,7 @@ fn bench_stops_at_once_when_its_server_goes_away() {
         .unwrap()
         .read_to_string(&mut stdout)
         .unwrap();
-    let stderr = common::stderr_of(&mut bench);
+    let stderr = crate::common::stderr_of(&mut bench);
     assert_eq!(status.code(), Some(1), "{stdout}{stderr}");
     assert!(took < Duration::from_secs(5), "took {took:?} to notice");
     assert!(stderr.contains("the server went away"), "{stderr}");

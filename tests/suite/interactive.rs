@@ -1,13 +1,11 @@
 //! Interactive mode: the session loop over in-memory input and output, and one end-to-end run
 //! of the binary on a pseudo-terminal.
 
-mod common;
-
 use std::io::{Cursor, Write};
 use std::sync::mpsc;
 use std::thread;
 
-use common::{TestServer, STEP};
+use crate::common::{TestServer, STEP};
 use soc::client::{interactive, SessionOptions, Target};
 use soc::limits::Limit;
 
@@ -91,7 +89,7 @@ fn a_server_that_goes_away_is_noticed_while_the_user_is_still_typing() {
     let addr = listener.local_addr().unwrap();
     // The keyboard: a line that is never finished, its other end held open by the test (a
     // loopback connection, a stream that blocks like a terminal on every system).
-    let (keyboard, typing) = common::stream_pair();
+    let (keyboard, typing) = crate::common::stream_pair();
     (&typing).write_all(b"half a li").unwrap();
     let (done_tx, done) = mpsc::channel();
     let session = thread::spawn(move || {
@@ -129,7 +127,7 @@ fn a_server_that_goes_away_is_noticed_while_the_user_is_still_typing() {
 #[cfg(unix)]
 #[test]
 fn interactive_session_on_a_real_terminal() {
-    use common::{at, open_pty, wait_with_deadline, ServerProcess};
+    use crate::common::{at, open_pty, wait_with_deadline, ServerProcess};
     use std::io::Read;
     use std::process::{Command, Stdio};
     use std::time::Instant;

@@ -2,8 +2,6 @@
 //! trap is shown here on the programs themselves, run as processes: present in the step that
 //! has it, gone from the step that fixes it. Each test fails if either changes.
 
-mod common;
-
 use std::io::{BufReader, Read, Write};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -11,7 +9,7 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{connect, STEP};
+use crate::common::{connect, STEP};
 
 /// How long step 4's client waits for a reply (`TIMEOUT` in examples/step4_client.rs).
 const STEP4_TIMEOUT: Duration = Duration::from_secs(3);
@@ -49,7 +47,7 @@ impl ExampleServer {
             .spawn()
             .unwrap();
         let mut stdout = BufReader::new(child.stdout.take().unwrap());
-        let addr = common::listening_addrs(&mut stdout, 1)[0];
+        let addr = crate::common::listening_addrs(&mut stdout, 1)[0];
         // Keep reading what it prints (one line per client), so that its stdout never fills.
         thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
         ExampleServer { child, addr }
@@ -143,7 +141,7 @@ fn step2_server_serves_a_second_client_at_once() {
 
 /// A server that echoes slowly, 4 bytes at a time: one reply arrives in several pieces.
 fn slow_chunked_echo_server() -> SocketAddr {
-    common::serve_once(|mut conn| {
+    crate::common::serve_once(|mut conn| {
         let mut buf = [0u8; 1024];
         while let Ok(n @ 1..) = conn.read(&mut buf) {
             for piece in buf[..n].chunks(4) {
@@ -182,7 +180,7 @@ fn step3_client_prints_the_whole_reply() {
 
 /// A server that accepts and reads, and never answers, for as long as a test step may last.
 fn silent_server() -> SocketAddr {
-    common::serve_once(|mut conn| {
+    crate::common::serve_once(|mut conn| {
         let mut buf = [0u8; 1024];
         while let Ok(1..) = conn.read(&mut buf) {}
     })

@@ -1,17 +1,15 @@
 //! soc_client against servers that fail it: every fault is one clear line and exit 1, never a
 //! panic, and never a wrong exit 0.
 
-mod common;
-
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::time::Duration;
 
-use common::{serve_once, ClientRun};
+use crate::common::{serve_once, ClientRun};
 use soc::pattern::Pattern;
 use socket2::SockRef;
 
-use common::client_at as client;
+use crate::common::client_at as client;
 
 fn assert_one_line_failure(run: &ClientRun, expected: &str) {
     assert_eq!(run.status.code(), Some(1), "stderr: {}", run.stderr);
@@ -125,17 +123,17 @@ fn write_side_fault_reports_instead_of_hanging() {
 #[cfg(unix)]
 #[test]
 fn unreadable_input_is_reported_instead_of_waiting_forever() {
-    let server = common::ServerProcess::start(&[]);
+    let server = crate::common::ServerProcess::start(&[]);
     // A directory opens for reading but every read fails (EISDIR).
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_soc_client"))
-        .args(common::at(server.addr))
+        .args(crate::common::at(server.addr))
         .stdin(std::fs::File::open("/").unwrap())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let status = common::wait_with_deadline(&mut child, common::STEP);
-    let stderr = common::stderr_of(&mut child);
+    let status = crate::common::wait_with_deadline(&mut child, crate::common::STEP);
+    let stderr = crate::common::stderr_of(&mut child);
     assert_eq!(status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("could not read the input"), "{stderr}");
     assert_eq!(stderr.lines().count(), 1, "{stderr}");

@@ -1,0 +1,20 @@
+//! The integration tests, one module per file, built as one test binary: one link instead of
+//! one per file. (tests/thread_cache.rs stays a binary of its own: it counts its process's
+//! threads.)
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod binaries;
+mod client_faults;
+mod echo_server;
+mod interactive;
+mod ladder;
+mod listening;
+mod measure;
+mod python_interop;
+mod readme;
+mod server_faults;
+mod server_limits;
+mod server_logging;
+mod traffic_dump;
