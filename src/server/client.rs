@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use log::{error, info, warn};
 
-use super::accept::Admission;
+use super::client_limit::Admission;
 use super::stats::Counters;
 use crate::echo::{echo_until_eof, EchoBuffer, EchoEnd};
 use crate::limits::{Hinted, Limit, SettingNames};
@@ -206,7 +206,7 @@ impl Drop for ClientGuard {
 
 #[cfg(test)]
 mod tests {
-    use super::super::accept::ClientLimit;
+    use super::super::client_limit::ClientLimit;
     use super::*;
 
     /// A registry with one client in it, admitted under a limit of one, and its guard.

@@ -1,7 +1,7 @@
 //! The server: listening sockets, one accept loop each, one thread per client, and shutdown.
 //!
-//! - `accept.rs`: the accept loops and the client limit they share; the only code that admits
-//!   clients and hands them to threads.
+//! - `accept.rs`: the accept loops; the only code that admits clients and hands them to threads.
+//! - `client_limit.rs`: the limit on clients served at once, and the place each one holds.
 //! - `client.rs`: serving one client (socket options, the echo loop, its log lines) and the guard
 //!   that accounts for it however it ends.
 //! - `thread_cache.rs`: threads kept between clients, so that a short connection costs a wake-up
@@ -13,6 +13,7 @@
 
 mod accept;
 mod client;
+mod client_limit;
 mod stats;
 mod thread_cache;
 
@@ -26,8 +27,9 @@ use anyhow::Context;
 use log::{error, info, warn};
 
 use crate::limits::{Limit, Setting, SettingNames};
-use accept::{Acceptor, ClientLimit};
+use accept::Acceptor;
 use client::{ClientJob, Registry, Serving, CLIENT_STACK_SIZE};
+use client_limit::ClientLimit;
 use stats::Counters;
 use thread_cache::ThreadCache;
 
