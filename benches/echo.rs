@@ -172,8 +172,9 @@ fn run_workload(addr: SocketAddr, workload: Workload, seconds: f64) -> anyhow::R
                 warmup: Duration::from_millis(500),
                 timeout,
                 threads: 1,
+                intervals: false,
             };
-            let report = ping_pong(&target, &options, &StopFlag::new(), |_| {})?;
+            let report = ping_pong(&target, &options, &StopFlag::new(), |_| {})?.report;
             if report.errors.total() > 0 {
                 bail!("errors: {:?}", report.errors);
             }

@@ -8,13 +8,13 @@ use std::io::{self, IsTerminal, Write};
 use std::process::ExitCode;
 
 use anyhow::{bail, Context};
-use soc::cli::client::{ClientMode, ClientRequest, Workload};
+use soc::cli::client::{ClientMode, ClientRequest, Probes, Shown, Workload};
 use soc::cli::client_flag;
 use soc::client::{self, PipeOptions, SessionOptions, Target};
 use soc::logging::Output;
+use soc::measure::export::{json, ExportFiles};
 use soc::measure::output::progress::ProgressLine;
 use soc::measure::output::text;
-use soc::measure::ping::PingOptions;
 use soc::measure::report::BenchReport;
 use soc::signals::StopFlag;
 
@@ -56,12 +56,24 @@ fn run(request: ClientRequest) -> anyhow::Result<ExitCode> {
             }
         }
         ClientMode::Ping {
-            options,
-            summary_only,
-        } => return ping(&target, &options, summary_only),
-        ClientMode::Bench { workload, json } => return bench(&target, &workload, json),
+            probes,
+            shown,
+            exports,
+        } => return ping(&target, &probes, shown, &exports),
+        ClientMode::Bench {
+            workload,
+            json,
+            exports,
+        } => return bench(&target, &workload, json, &exports),
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Like the server, bench raises its soft open-file limit to what its connections need.
+fn raise_open_file_limit(connections: usize) {
+    if let Err(err) = soc::sys::raise_open_file_limit(connections) {
+        log::warn!("could not read or raise the open-file limit: {err}");
+    }
 }
 
 /// A stop flag raised by the first Ctrl-C or SIGTERM, so that a run ends with its report.
@@ -73,14 +85,18 @@ fn stop_on_signals() -> anyhow::Result<StopFlag> {
     Ok(stop)
 }
 
-fn ping(target: &Target, options: &PingOptions, summary_only: bool) -> anyhow::Result<ExitCode> {
+fn ping(
+    target: &Target,
+    probes: &Probes,
+    shown: Shown,
+    exports: &ExportFiles,
+) -> anyhow::Result<ExitCode> {
     let stop = stop_on_signals()?;
     let mut stdout = io::stdout().lock();
-    let report = soc::measure::ping::run(target, options, &stop, |event| {
-        if summary_only {
+    let mut show = |line: String| {
+        if shown != Shown::Everything {
             return;
         }
-        let line = text::ping_line(event, client_flag);
         if writeln!(stdout, "{line}")
             .and_then(|()| stdout.flush())
             .is_err()
@@ -89,42 +105,94 @@ fn ping(target: &Target, options: &PingOptions, summary_only: bool) -> anyhow::R
             // ping(8) does on SIGPIPE. Rust ignores SIGPIPE, so the failed write is the signal.
             stop.request();
         }
-    })?;
-    let _ = match summary_only {
-        true => writeln!(stdout, "{report}"),
-        false => writeln!(stdout, "\n{report}"),
     };
-    Ok(if report.all_intact() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
+    let (summary, json, title, histograms, success) = match probes {
+        Probes::Echo(options) => {
+            let measured = soc::measure::ping::run(target, options, &stop, |event| {
+                show(text::ping_line(event, client_flag))
+            })?;
+            let report = measured.report;
+            (
+                report.to_string(),
+                json::to_line_as("ping", &report)?,
+                text::ping_title(&report),
+                measured.histograms,
+                report.all_intact(),
+            )
+        }
+        Probes::Connect(options) => {
+            let measured = soc::measure::connect::run(target, options, &stop, |probe| {
+                show(text::connect_line(probe, client_flag))
+            })?;
+            let report = measured.report;
+            (
+                report.to_string(),
+                json::to_line_as("connect", &report)?,
+                text::connect_title(&report),
+                measured.histograms,
+                report.all_connected(),
+            )
+        }
+    };
+    let _ = match shown {
+        Shown::Everything => writeln!(stdout, "\n{summary}"),
+        Shown::Summary => writeln!(stdout, "{summary}"),
+        Shown::Json => writeln!(stdout, "{json}"),
+    };
+    exports.write(&histograms, &title)?;
+    Ok(match success {
+        true => ExitCode::SUCCESS,
+        false => ExitCode::FAILURE,
     })
 }
 
-fn bench(target: &Target, workload: &Workload, json: bool) -> anyhow::Result<ExitCode> {
+fn bench(
+    target: &Target,
+    workload: &Workload,
+    json: bool,
+    exports: &ExportFiles,
+) -> anyhow::Result<ExitCode> {
     let stop = stop_on_signals()?;
-    let report = match workload {
-        Workload::Stream(options) => {
-            BenchReport::Stream(soc::measure::stream::stream(target, options)?)
-        }
+    let (report, histograms) = match workload {
+        Workload::Stream(options) => (
+            BenchReport::Stream(soc::measure::stream::stream(target, options)?),
+            None,
+        ),
         Workload::PingPong(options) => {
-            if let Err(err) = soc::sys::raise_open_file_limit(options.connections) {
-                log::warn!("could not read or raise the open-file limit: {err}");
-            }
+            raise_open_file_limit(options.connections);
             let mut progress = ProgressLine::on_stderr();
-            let report = soc::measure::pingpong::ping_pong(target, options, &stop, |tick| {
+            let measured = soc::measure::pingpong::ping_pong(target, options, &stop, |tick| {
                 progress.show(tick)
             });
             progress.finish();
-            BenchReport::PingPong(report?)
+            let measured = measured?;
+            (
+                BenchReport::PingPong(measured.report),
+                Some(measured.histograms),
+            )
+        }
+        Workload::Rate(options) => {
+            raise_open_file_limit(options.connections);
+            let mut progress = ProgressLine::on_stderr();
+            let measured =
+                soc::measure::rate::rate(target, options, &stop, |tick| progress.show(tick));
+            progress.finish();
+            let measured = measured?;
+            (
+                BenchReport::Rate(measured.report),
+                Some(measured.histograms),
+            )
         }
     };
     let mut stdout = io::stdout().lock();
     let shown = match json {
-        true => soc::measure::export::json::to_line(&report)?,
+        true => json::to_line(&report)?,
         false => report.to_string(),
     };
     writeln!(stdout, "{shown}").context("could not write the report")?;
+    if let Some(histograms) = histograms {
+        exports.write(&histograms, &text::bench_title(&report))?;
+    }
     if let Err(reason) = report.verdict() {
         bail!("the run failed: {}", reason.render(client_flag));
     }

@@ -1,16 +1,21 @@
 //! soc_client's command line: its flags, and the [`ClientRequest`] they amount to.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args as ClapArgs, CommandFactory, Parser, Subcommand};
 
 use super::{
-    parse_limit, parse_positive_bytes, parse_positive_secs, parse_secs, Endpoint, Verbosity,
+    parse_limit, parse_positive_bytes, parse_positive_secs, parse_rate, parse_secs, Endpoint,
+    Verbosity,
 };
 use crate::client::MessageOptions;
 use crate::limits::Limit;
+use crate::measure::connect::ConnectOptions;
+use crate::measure::export::ExportFiles;
 use crate::measure::ping::PingOptions;
 use crate::measure::pingpong::PingPongOptions;
+use crate::measure::rate::RateOptions;
 use crate::measure::stream::StreamOptions;
 
 /// TCP echo client: sends lines or bytes to an echo server and prints what comes back.
@@ -68,9 +73,49 @@ struct PingArgs {
     interval: Duration,
 
     /// Payload bytes per probe
-    #[arg(short, long, value_name = "SIZE", default_value_t = 56,
+    #[arg(short, long, value_name = "SIZE", default_value_t = 56, conflicts_with = "connect",
           value_parser = clap::value_parser!(u32).range(1..=16 * 1024 * 1024))]
     size: u32,
+
+    /// Time TCP handshakes instead: each probe opens a new connection and closes it, sending
+    /// nothing, so any TCP server will do
+    #[arg(long)]
+    connect: bool,
+
+    /// Print only the summary, as one JSON object on standard output
+    #[arg(long)]
+    json: bool,
+
+    #[command(flatten)]
+    exports: PingExports,
+}
+
+/// The files ping can write.
+#[derive(Debug, ClapArgs)]
+struct PingExports {
+    /// Write the latency histogram to FILE as HdrHistogram's percentile distribution (.hgrm)
+    #[arg(long, value_name = "FILE")]
+    hgrm: Option<PathBuf>,
+
+    /// Draw latency by percentile and over time in FILE (SVG)
+    #[arg(long, value_name = "FILE.svg")]
+    plot: Option<PathBuf>,
+}
+
+/// The files bench can write about a ping-pong or rate run.
+#[derive(Debug, ClapArgs)]
+struct BenchExports {
+    /// Write the latency histogram to FILE as HdrHistogram's percentile distribution (.hgrm)
+    #[arg(long, value_name = "FILE", conflicts_with = "stream")]
+    hgrm: Option<PathBuf>,
+
+    /// Write the run to FILE as an HdrHistogram interval log, one histogram per second (.hlog)
+    #[arg(long, value_name = "FILE", conflicts_with = "stream")]
+    hlog: Option<PathBuf>,
+
+    /// Draw latency by percentile and over time in FILE (SVG)
+    #[arg(long, value_name = "FILE.svg", conflicts_with = "stream")]
+    plot: Option<PathBuf>,
 }
 
 #[derive(Debug, ClapArgs)]
@@ -97,6 +142,11 @@ struct BenchArgs {
     #[arg(long, value_name = "BYTES", value_parser = parse_positive_bytes)]
     stream: Option<u64>,
 
+    /// Open loop: RATE messages a second in all (5000, 10k, 1.5M), each sent at its time whether
+    /// or not earlier echoes are back; latency counts from each message's scheduled time
+    #[arg(long, value_name = "RATE", value_parser = parse_rate, conflicts_with = "stream")]
+    rate: Option<f64>,
+
     /// Event-loop threads driving the connections (1 leaves the other cores to a local server)
     #[arg(short, long, value_name = "N", default_value_t = 1,
           value_parser = clap::value_parser!(u32).range(1..=256))]
@@ -105,6 +155,9 @@ struct BenchArgs {
     /// Print the report as one JSON object on standard output
     #[arg(long)]
     json: bool,
+
+    #[command(flatten)]
+    exports: BenchExports,
 }
 
 /// What the command line asks soc_client to do.
@@ -125,13 +178,38 @@ pub enum ClientMode {
     Session { timeout: Limit },
     /// `-m TEXT`.
     Message(MessageOptions),
-    /// `ping`; with `-q` only the summary is printed.
+    /// `ping`.
     Ping {
-        options: PingOptions,
-        summary_only: bool,
+        probes: Probes,
+        shown: Shown,
+        exports: ExportFiles,
     },
     /// `bench`.
-    Bench { workload: Workload, json: bool },
+    Bench {
+        workload: Workload,
+        json: bool,
+        exports: ExportFiles,
+    },
+}
+
+/// What `ping` sends.
+#[derive(Debug)]
+pub enum Probes {
+    /// Echo probes over one connection.
+    Echo(PingOptions),
+    /// New connections (`--connect`).
+    Connect(ConnectOptions),
+}
+
+/// What `ping` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shown {
+    /// A line per probe, then the summary.
+    Everything,
+    /// The summary only (`-q`, as ping(8)'s).
+    Summary,
+    /// The summary only, as JSON (`--json`).
+    Json,
 }
 
 /// Which load `bench` makes.
@@ -139,6 +217,7 @@ pub enum ClientMode {
 pub enum Workload {
     PingPong(PingPongOptions),
     Stream(StreamOptions),
+    Rate(RateOptions),
 }
 
 impl ClientRequest {
@@ -160,30 +239,72 @@ impl ClientRequest {
             .unwrap_or_else(|err| usage_error(err));
         let timeout = args.timeout;
         let mode = match (args.command, args.message) {
-            (Some(Command::Ping(ping)), _) => ClientMode::Ping {
-                options: PingOptions {
-                    count: ping.count,
-                    interval: ping.interval,
-                    size: ping.size as usize,
-                    timeout,
-                },
-                // `ping -q`, as ping(8)'s: the summary only (and, as everywhere, quiet logging).
-                summary_only: args.verbosity.quiet,
-            },
-            (Some(Command::Bench(bench)), _) => ClientMode::Bench {
-                workload: match bench.stream {
-                    Some(bytes) => Workload::Stream(StreamOptions { bytes, timeout }),
-                    None => Workload::PingPong(PingPongOptions {
-                        connections: bench.connections as usize,
-                        size: bench.size as usize,
-                        duration: bench.duration,
-                        warmup: bench.warmup,
-                        timeout,
-                        threads: bench.threads as usize,
-                    }),
-                },
-                json: bench.json,
-            },
+            (Some(Command::Ping(ping)), _) => {
+                let exports = ExportFiles {
+                    hgrm: ping.exports.hgrm,
+                    hlog: None,
+                    plot: ping.exports.plot,
+                };
+                let intervals = exports.need_intervals();
+                ClientMode::Ping {
+                    probes: match ping.connect {
+                        true => Probes::Connect(ConnectOptions {
+                            count: ping.count,
+                            interval: ping.interval,
+                            intervals,
+                        }),
+                        false => Probes::Echo(PingOptions {
+                            count: ping.count,
+                            interval: ping.interval,
+                            size: ping.size as usize,
+                            timeout,
+                            intervals,
+                        }),
+                    },
+                    // `ping -q`, as ping(8)'s: the summary only (and, as everywhere, quiet
+                    // logging).
+                    shown: match (ping.json, args.verbosity.quiet) {
+                        (true, _) => Shown::Json,
+                        (false, true) => Shown::Summary,
+                        (false, false) => Shown::Everything,
+                    },
+                    exports,
+                }
+            }
+            (Some(Command::Bench(bench)), _) => {
+                let exports = ExportFiles {
+                    hgrm: bench.exports.hgrm,
+                    hlog: bench.exports.hlog,
+                    plot: bench.exports.plot,
+                };
+                let intervals = exports.need_intervals();
+                ClientMode::Bench {
+                    workload: match (bench.stream, bench.rate) {
+                        (Some(bytes), _) => Workload::Stream(StreamOptions { bytes, timeout }),
+                        (None, Some(rate)) => Workload::Rate(RateOptions {
+                            rate,
+                            connections: bench.connections as usize,
+                            size: bench.size as usize,
+                            duration: bench.duration,
+                            warmup: bench.warmup,
+                            timeout,
+                            threads: bench.threads as usize,
+                            intervals,
+                        }),
+                        (None, None) => Workload::PingPong(PingPongOptions {
+                            connections: bench.connections as usize,
+                            size: bench.size as usize,
+                            duration: bench.duration,
+                            warmup: bench.warmup,
+                            timeout,
+                            threads: bench.threads as usize,
+                            intervals,
+                        }),
+                    },
+                    json: bench.json,
+                    exports,
+                }
+            }
             (None, Some(text)) => ClientMode::Message(MessageOptions { text, timeout }),
             (None, None) => ClientMode::Session { timeout },
         };

@@ -190,6 +190,30 @@ fn parse_positive_bytes(text: &str) -> Result<u64, String> {
     }
 }
 
+/// Parses a rate in messages a second, with an optional SI suffix: `5000`, `10k`, `1.5M`.
+fn parse_rate(text: &str) -> Result<f64, String> {
+    let trimmed = text.trim();
+    let (number, scale) = match trimmed.char_indices().last() {
+        Some((at, 'k' | 'K')) => (&trimmed[..at], 1e3),
+        Some((at, 'm' | 'M')) => (&trimmed[..at], 1e6),
+        _ => (trimmed, 1.0),
+    };
+    let rate = number
+        .parse::<f64>()
+        .ok()
+        .filter(|rate| rate.is_finite())
+        .ok_or_else(|| {
+            format!("'{text}' is not a rate (e.g. 5000, 10k, 1.5M messages a second)")
+        })?
+        * scale;
+    match rate > 0.0 {
+        true => Ok(rate),
+        false => Err(format!(
+            "'{text}': the rate must be more than 0 messages a second"
+        )),
+    }
+}
+
 /// Parses a byte count with an optional binary suffix: `1000`, `64K`, `256MiB`, `1G`.
 fn parse_bytes(text: &str) -> Result<u64, String> {
     let trimmed = text.trim();
@@ -224,6 +248,17 @@ mod tests {
         assert_eq!(parse_bytes("1g"), Ok(1 << 30));
         assert!(parse_bytes("12X").is_err());
         assert!(parse_bytes("M").is_err());
+    }
+
+    #[test]
+    fn rates_take_si_suffixes() {
+        assert_eq!(parse_rate("5000"), Ok(5000.0));
+        assert_eq!(parse_rate("10k"), Ok(10_000.0));
+        assert_eq!(parse_rate("1.5M"), Ok(1_500_000.0));
+        assert!(parse_rate("0").is_err());
+        assert!(parse_rate("-5").is_err());
+        assert!(parse_rate("fast").is_err());
+        assert!(parse_rate("inf").is_err());
     }
 
     #[test]

@@ -53,6 +53,11 @@ impl Target {
         &self.addrs
     }
 
+    /// How long each connect may take.
+    pub fn connect_timeout(&self) -> Limit {
+        self.connect_timeout
+    }
+
     /// Connects to the first address that accepts, with `TCP_NODELAY` set; a socket that turns
     /// out to be connected to itself is refused.
     pub fn connect(&self) -> anyhow::Result<TcpStream> {

@@ -2,7 +2,9 @@
 //!
 //! Measuring is kept apart from showing. The workloads run and produce result types:
 //! - [`ping`]: probes over one connection, like ping(8), reported as they go;
+//! - [`connect`]: the time of a TCP handshake, one new connection per probe;
 //! - [`pingpong`]: closed-loop round trips on many connections, on a few event-loop threads;
+//! - [`rate`]: open-loop load, every message at its scheduled time, free of coordinated omission;
 //! - [`stream`]: one connection streaming verified pseudo-random bytes.
 //!
 //! [`report`] holds what they produce, [`tally`](self) how event loops accumulate it, and
@@ -10,11 +12,15 @@
 //! progress line, [`export`] into files and machine formats. Nothing is trusted that is not
 //! checked: every echoed byte is compared with what was sent.
 
+pub mod connect;
 pub mod export;
+mod load;
 pub mod output;
 pub mod ping;
 pub mod pingpong;
+pub mod rate;
 pub mod report;
+mod sockets;
 pub mod stream;
 mod tally;
 mod verdict;

@@ -8,9 +8,10 @@
 
 use std::io::Write;
 use std::net::{SocketAddr, TcpStream};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
-use super::report::{PingReport, RttStats};
+use super::report::{Histograms, LatencyMs, Measured, PingReport, RttMs};
+use super::tally::{Tally, INTERVAL};
 use crate::client::{self, read_full, ShortReadCause, Target};
 use crate::dump::{trace_chunk, Direction};
 use crate::limits::Limit;
@@ -28,6 +29,8 @@ pub struct PingOptions {
     pub size: usize,
     /// How long to wait for a probe's echo before it counts as lost.
     pub timeout: Limit,
+    /// Keep one histogram per second (for a plot).
+    pub intervals: bool,
 }
 
 impl Default for PingOptions {
@@ -37,6 +40,7 @@ impl Default for PingOptions {
             interval: Duration::from_secs(1),
             size: 56,
             timeout: Limit::After(Duration::from_secs(10)),
+            intervals: false,
         }
     }
 }
@@ -83,7 +87,7 @@ pub fn run(
     options: &PingOptions,
     stop: &StopFlag,
     mut on_event: impl FnMut(&PingEvent),
-) -> anyhow::Result<PingReport> {
+) -> anyhow::Result<Measured<PingReport>> {
     let started = Instant::now();
     let (stream, peer) = client::connect_with_timeouts(target, options.timeout)?;
     on_event(&PingEvent::Connected {
@@ -100,31 +104,30 @@ fn probe_loop(
     options: &PingOptions,
     stop: &StopFlag,
     mut on_event: impl FnMut(&PingEvent),
-) -> PingReport {
+) -> Measured<PingReport> {
     let mut report = PingReport {
-        peer,
+        server: peer,
+        probe_bytes: options.size,
         sent: 0,
         echoed: 0,
         lost: 0,
         corrupted: 0,
-        elapsed: Duration::ZERO,
-        rtt: None,
+        seconds: 0.0,
+        rtt_ms: None,
+        latency_ms: None,
     };
-    let mut rtts = Vec::new();
+    let started = Instant::now();
+    let mut rtts = RoundTrips::new(options.intervals);
     // Bytes of earlier, lost probes that may still arrive: skipped before the next echo.
     let mut owed = 0usize;
-    let started = Instant::now();
-    let mut seq: u64 = 0;
-    while options.count.is_none_or(|count| seq < count) && !stop.is_requested() {
-        seq += 1;
-        let probe_started = Instant::now();
+    every_interval(options.count, options.interval, stop, |seq| {
         let payload = probe_payload(seq, options.size);
         report.sent += 1;
         let outcome = send_probe(stream, peer, &payload, &mut owed, options.timeout);
         match &outcome {
             ProbeOutcome::Echoed(rtt) => {
                 report.echoed += 1;
-                rtts.push(*rtt);
+                rtts.record(*rtt);
             }
             ProbeOutcome::Corrupted(..) => report.corrupted += 1,
             ProbeOutcome::Lost(_) | ProbeOutcome::Broken(_) => report.lost += 1,
@@ -136,17 +139,74 @@ fn probe_loop(
             peer,
             outcome,
         }));
-        if broken || options.count.is_some_and(|count| seq >= count) {
+        !broken
+    });
+    let (rtt_ms, latency_ms, histograms) = rtts.finish();
+    report.seconds = started.elapsed().as_secs_f64();
+    report.rtt_ms = rtt_ms;
+    report.latency_ms = latency_ms;
+    Measured { report, histograms }
+}
+
+/// Calls `probe` with sequence numbers 1, 2, … one `interval` apart (from one probe's start to
+/// the next one's) until `count` are done, `stop` is raised, or `probe` says not to go on.
+pub(crate) fn every_interval(
+    count: Option<u64>,
+    interval: Duration,
+    stop: &StopFlag,
+    mut probe: impl FnMut(u64) -> bool,
+) {
+    let mut seq: u64 = 0;
+    while count.is_none_or(|count| seq < count) && !stop.is_requested() {
+        seq += 1;
+        let started = Instant::now();
+        if !probe(seq) || count.is_some_and(|count| seq >= count) {
             break;
         }
-        let next = probe_started + options.interval;
-        if stop.sleep(next.saturating_duration_since(Instant::now())) {
+        if stop.sleep((started + interval).saturating_duration_since(Instant::now())) {
             break;
         }
     }
-    report.elapsed = started.elapsed();
-    report.rtt = RttStats::of(&rtts);
-    report
+}
+
+/// The round trips of a probing run: each one for ping(8)'s figures, and a histogram (with one
+/// per second, when asked) for the percentiles and the exporters.
+pub(crate) struct RoundTrips {
+    each: Vec<Duration>,
+    tally: Tally,
+    started: Instant,
+    start: SystemTime,
+}
+
+impl RoundTrips {
+    pub(crate) fn new(intervals: bool) -> Self {
+        RoundTrips {
+            each: Vec::new(),
+            tally: Tally::with_intervals(intervals),
+            started: Instant::now(),
+            start: SystemTime::now(),
+        }
+    }
+
+    pub(crate) fn record(&mut self, rtt: Duration) {
+        self.each.push(rtt);
+        let nanos = u64::try_from(rtt.as_nanos()).unwrap_or(u64::MAX);
+        self.tally
+            .record(nanos, self.started.elapsed().saturating_sub(rtt));
+    }
+
+    /// ping(8)'s figures, the percentiles (both `None` without a round trip), and the histograms.
+    pub(crate) fn finish(self) -> (Option<RttMs>, Option<LatencyMs>, Histograms) {
+        let latency_ms = (!self.tally.latency.is_empty()).then(|| self.tally.latency_ms());
+        let histograms = Histograms {
+            latency: self.tally.latency,
+            uncorrected: None,
+            intervals: self.tally.intervals.unwrap_or_default(),
+            interval: INTERVAL,
+            start: self.start,
+        };
+        (RttMs::of(&self.each), latency_ms, histograms)
+    }
 }
 
 /// The payload of probe `seq`: its sequence number, then bytes that differ per probe, so that a

@@ -2,43 +2,69 @@
 //! export modules turn into text and JSON, and `verdict.rs` judges.
 
 use std::net::SocketAddr;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
+use hdrhistogram::Histogram;
 use serde::Serialize;
 
-/// Round-trip times over the probes that came back.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct RttStats {
-    pub min: Duration,
-    pub avg: Duration,
-    pub max: Duration,
-    /// Mean deviation as ping(8) reports it: the standard deviation of the round trips.
-    pub mdev: Duration,
+/// A run's result and its latency histograms: the report is what is shown and serialised, the
+/// histograms what the exporters (`--hgrm`, `--hlog`, `--plot`) need.
+#[derive(Debug)]
+pub struct Measured<R> {
+    pub report: R,
+    pub histograms: Histograms,
 }
 
-impl RttStats {
+/// A run's latencies as histograms, in nanoseconds.
+#[derive(Debug, Clone)]
+pub struct Histograms {
+    /// Every measured round trip (open loop: from its scheduled time).
+    pub latency: Histogram<u64>,
+    /// Open loop: from the first byte written, the figure a closed-loop tool would report.
+    pub uncorrected: Option<Histogram<u64>>,
+    /// The same round trips, one histogram per second of the measured time, by the time each
+    /// was sent (or scheduled); empty unless the run was asked to keep them.
+    pub intervals: Vec<Histogram<u64>>,
+    /// How long each interval is.
+    pub interval: Duration,
+    /// When the measured time began.
+    pub start: SystemTime,
+}
+
+/// Round-trip times over the probes that came back, in milliseconds, as ping(8) gives them.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct RttMs {
+    pub min: f64,
+    pub avg: f64,
+    pub max: f64,
+    /// ping(8)'s "mdev": the standard deviation of the round trips.
+    pub mdev: f64,
+}
+
+impl RttMs {
     /// The statistics of `rtts`, or `None` when there are none.
-    pub(crate) fn of(rtts: &[Duration]) -> Option<RttStats> {
-        let min = *rtts.iter().min()?;
-        let max = *rtts.iter().max()?;
-        let n = rtts.len() as f64;
-        let secs: Vec<f64> = rtts.iter().map(Duration::as_secs_f64).collect();
-        let mean = secs.iter().sum::<f64>() / n;
-        let variance = secs.iter().map(|s| (s - mean).powi(2)).sum::<f64>() / n;
-        Some(RttStats {
+    pub(crate) fn of(rtts: &[Duration]) -> Option<RttMs> {
+        let ms: Vec<f64> = rtts.iter().map(|rtt| rtt.as_secs_f64() * 1000.0).collect();
+        let min = ms.iter().copied().reduce(f64::min)?;
+        let max = ms.iter().copied().fold(min, f64::max);
+        let n = ms.len() as f64;
+        let avg = ms.iter().sum::<f64>() / n;
+        let variance = ms.iter().map(|x| (x - avg).powi(2)).sum::<f64>() / n;
+        Some(RttMs {
             min,
-            avg: Duration::from_secs_f64(mean),
+            avg,
             max,
-            mdev: Duration::from_secs_f64(variance.sqrt()),
+            mdev: variance.sqrt(),
         })
     }
 }
 
-/// The result of a ping run.
-#[derive(Debug, Clone, PartialEq)]
+/// The result of a ping run (`soc_client ping`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PingReport {
     /// Where the probes went.
-    pub peer: SocketAddr,
+    pub server: SocketAddr,
+    pub probe_bytes: usize,
     pub sent: u64,
     /// Probes that came back intact.
     pub echoed: u64,
@@ -47,15 +73,41 @@ pub struct PingReport {
     /// Probes that came back altered.
     pub corrupted: u64,
     /// From the first probe to the end of the run.
-    pub elapsed: Duration,
+    pub seconds: f64,
     /// Round-trip statistics, if any probe came back intact.
-    pub rtt: Option<RttStats>,
+    pub rtt_ms: Option<RttMs>,
+    /// Their percentiles.
+    pub latency_ms: Option<LatencyMs>,
 }
 
 impl PingReport {
     /// True if probes were sent and every one came back intact: the run's exit status.
     pub fn all_intact(&self) -> bool {
         self.sent > 0 && self.echoed == self.sent
+    }
+}
+
+/// The result of a connect-time run (`soc_client ping --connect`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ConnectReport {
+    /// Where the connections went.
+    pub server: SocketAddr,
+    /// Connections tried.
+    pub sent: u64,
+    pub connected: u64,
+    /// Refused, timed out or failed otherwise.
+    pub failed: u64,
+    /// From the first attempt to the end of the run.
+    pub seconds: f64,
+    /// Handshake times of the connections made.
+    pub rtt_ms: Option<RttMs>,
+    pub latency_ms: Option<LatencyMs>,
+}
+
+impl ConnectReport {
+    /// True if connections were tried and every one was made: the run's exit status.
+    pub fn all_connected(&self) -> bool {
+        self.sent > 0 && self.connected == self.sent
     }
 }
 
@@ -114,8 +166,115 @@ pub struct LatencyMs {
     pub p90: f64,
     pub p99: f64,
     pub p999: f64,
+    /// Open loop only: a rate run has the samples for it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub p9999: Option<f64>,
     pub max: f64,
     pub mean: f64,
+}
+
+impl LatencyMs {
+    /// The percentiles of `histogram` (nanoseconds), up to p99.9.
+    pub(crate) fn of(histogram: &Histogram<u64>) -> LatencyMs {
+        let ms = |nanos: u64| nanos as f64 / 1e6;
+        LatencyMs {
+            p50: ms(histogram.value_at_quantile(0.50)),
+            p90: ms(histogram.value_at_quantile(0.90)),
+            p99: ms(histogram.value_at_quantile(0.99)),
+            p999: ms(histogram.value_at_quantile(0.999)),
+            p9999: None,
+            max: ms(histogram.max()),
+            mean: histogram.mean() / 1e6,
+        }
+    }
+
+    /// The percentiles of `histogram`, up to p99.99.
+    pub(crate) fn with_p9999(histogram: &Histogram<u64>) -> LatencyMs {
+        LatencyMs {
+            p9999: Some(histogram.value_at_quantile(0.9999) as f64 / 1e6),
+            ..LatencyMs::of(histogram)
+        }
+    }
+}
+
+/// What an open-loop schedule asked for and what became of it, over the measured time.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct ScheduleCounts {
+    /// Messages whose scheduled time fell in the measured time.
+    pub due: u64,
+    /// Of those, messages written whole.
+    pub sent: u64,
+    /// Echoes that arrived in the measured time (of any message): the rate the server echoed.
+    pub echoed_in_window: u64,
+    /// Messages that found their socket full when they were due (the server's back-pressure),
+    /// or had no socket: their wait counts in their latency, not in the generator's lateness.
+    pub socket_waits: u64,
+}
+
+/// How late the generator itself wrote the messages its sockets could take, in milliseconds,
+/// and the most its p99 may be for the run to describe the server: 1 ms, or a tenth of the p99
+/// latency measured, whichever is more.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct LatenessMs {
+    pub p50: f64,
+    pub p99: f64,
+    pub max: f64,
+    /// The run fails when `p99` is above this.
+    pub limit: f64,
+}
+
+/// The result of an open-loop run (`bench --rate`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RateReport {
+    /// The server's address.
+    pub server: String,
+    /// Connections asked for.
+    pub connections: usize,
+    /// Connections that were up when measuring started.
+    pub connected: usize,
+    pub message_bytes: usize,
+    /// Length of the measured window.
+    pub seconds: f64,
+    /// Messages per second asked for, over all connections.
+    pub asked_rate: f64,
+    /// Messages per second written whole, of those due in the measured time.
+    pub sent_rate: f64,
+    /// Echoes per second that arrived in the measured time.
+    pub echoed_rate: f64,
+    /// Messages due in the measured time.
+    pub due: u64,
+    /// Of those, written whole.
+    pub sent: u64,
+    /// Due but never written whole (the server's back-pressure held them, or the run ended).
+    pub unsent: u64,
+    /// Written but never echoed (lost to a reset, a timeout, or the end of the run).
+    pub unechoed: u64,
+    /// Messages that waited for their socket (see [`ScheduleCounts::socket_waits`]).
+    pub socket_waits: u64,
+    /// Round trips measured: messages due in the measured time and echoed, verified.
+    pub round_trips: u64,
+    /// Latency from each message's scheduled time to its echo's last byte (coordinated
+    /// omission corrected, as wrk2 reports it).
+    pub latency_ms: LatencyMs,
+    /// Latency from each message's first byte written to its echo's last byte.
+    pub uncorrected_latency_ms: LatencyMs,
+    /// The generator's own lateness.
+    pub generator_lateness_ms: LatenessMs,
+    /// Round trips per connection: fewest, most, and connections with none.
+    pub fairness: Fairness,
+    pub errors: ErrorCounts,
+    /// The server went away this many seconds into the measured time.
+    pub server_gone_after: Option<f64>,
+}
+
+/// Below this share of the asked rate echoed, the report says the server did not keep up.
+pub const KEPT_UP: f64 = 0.99;
+
+impl RateReport {
+    /// Whether the server echoed at least [`KEPT_UP`] of the rate asked.
+    pub fn kept_up(&self) -> bool {
+        self.echoed_rate >= KEPT_UP * self.asked_rate
+    }
 }
 
 /// The result of a ping-pong run.
@@ -177,6 +336,8 @@ pub enum BenchReport {
     PingPong(PingPongReport),
     /// `soc_client bench --stream BYTES`.
     Stream(StreamReport),
+    /// `soc_client bench --rate RATE`.
+    Rate(RateReport),
 }
 
 #[cfg(test)]
@@ -186,13 +347,10 @@ mod tests {
     #[test]
     fn rtt_statistics_match_a_hand_computation() {
         let ms = Duration::from_millis;
-        let stats = RttStats::of(&[ms(1), ms(2), ms(3), ms(6)]).unwrap();
-        assert_eq!(stats.min, ms(1));
-        assert_eq!(stats.max, ms(6));
-        assert_eq!(stats.avg, ms(3));
+        let stats = RttMs::of(&[ms(1), ms(2), ms(3), ms(6)]).unwrap();
+        assert_eq!((stats.min, stats.avg, stats.max), (1.0, 3.0, 6.0));
         // Deviations -2, -1, 0, 3: variance 14/4 = 3.5 ms², deviation 1.8708 ms.
-        let mdev_ms = stats.mdev.as_secs_f64() * 1000.0;
-        assert!((mdev_ms - 1.8708).abs() < 1e-3, "{:?}", stats.mdev);
-        assert_eq!(RttStats::of(&[]), None);
+        assert!((stats.mdev - 1.8708).abs() < 1e-3, "{stats:?}");
+        assert_eq!(RttMs::of(&[]), None);
     }
 }

@@ -1,25 +1,64 @@
 //! What a load generator's event loop accumulates while it runs, and how the loops' tallies add
-//! up to one: a latency histogram, counts, errors and fairness, with one [`Tally::merge`].
+//! up to one: latency histograms, counts, errors and fairness, with one [`Tally::merge`].
+
+use std::time::Duration;
 
 use hdrhistogram::Histogram;
 
-use super::report::{ErrorCounts, Fairness, LatencyMs};
+use super::report::{ErrorCounts, Fairness, LatencyMs, ScheduleCounts};
 
 /// Latencies are kept in nanoseconds, with 3 significant digits, up to a minute.
 pub(crate) fn new_histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, 60_000_000_000, 3).expect("valid histogram bounds")
 }
 
+/// A histogram for one interval: the same precision, grown only as far as its values need (a
+/// run keeps one per second).
+fn new_interval_histogram() -> Histogram<u64> {
+    let mut histogram = Histogram::new(3).expect("valid histogram precision");
+    histogram.auto(true);
+    histogram
+}
+
+/// How long each of [`Tally::intervals`] lasts.
+pub(crate) const INTERVAL: Duration = Duration::from_secs(1);
+
+/// A run's interval histograms, one for every interval of the `seconds` measured, those in which
+/// nothing was sent included (none, when they were not kept).
+pub(crate) fn one_per_second(
+    intervals: Option<Vec<Histogram<u64>>>,
+    seconds: f64,
+) -> Vec<Histogram<u64>> {
+    let Some(mut intervals) = intervals else {
+        return Vec::new();
+    };
+    let measured = (seconds / INTERVAL.as_secs_f64()).ceil() as usize;
+    if intervals.len() < measured {
+        intervals.resize_with(measured, new_interval_histogram);
+    }
+    intervals
+}
+
 /// One event loop's measurements, or (merged) a whole run's.
 pub(crate) struct Tally {
-    /// Latency of each round trip in the measured window, in nanoseconds.
+    /// Latency of each measured round trip, in nanoseconds: in an open-loop run, from the time
+    /// the message was scheduled to go out.
     pub(crate) latency: Histogram<u64>,
+    /// Open loop: latency from the moment a message's first byte was written.
+    pub(crate) uncorrected: Histogram<u64>,
+    /// Open loop: how late the generator itself wrote a message its socket could take.
+    pub(crate) lateness: Histogram<u64>,
+    /// When kept: `latency` again, one histogram per [`INTERVAL`] of the measured time, by the
+    /// time the message was sent (or scheduled).
+    pub(crate) intervals: Option<Vec<Histogram<u64>>>,
     /// Round trips completed and verified in the measured window.
     pub(crate) round_trips: u64,
     /// Connections that were up when measuring started.
     pub(crate) connected: usize,
     pub(crate) errors: ErrorCounts,
     pub(crate) fairness: Fairness,
+    /// Open loop: what the schedule asked for and what became of it.
+    pub(crate) schedule: ScheduleCounts,
     /// Why the last connect failed, if one did: the error to show when none succeeded.
     pub(crate) connect_error: Option<anyhow::Error>,
 }
@@ -28,18 +67,40 @@ impl Tally {
     pub(crate) fn new() -> Self {
         Tally {
             latency: new_histogram(),
+            uncorrected: new_histogram(),
+            lateness: new_histogram(),
+            intervals: None,
             round_trips: 0,
             connected: 0,
             errors: ErrorCounts::default(),
             fairness: Fairness::default(),
+            schedule: ScheduleCounts::default(),
             connect_error: None,
         }
     }
 
-    /// Records one measured round trip of `nanos` nanoseconds.
-    pub(crate) fn record(&mut self, nanos: u64) {
+    /// A tally that also keeps one histogram per interval (for an interval log or a plot).
+    pub(crate) fn with_intervals(keep: bool) -> Self {
+        Tally {
+            intervals: keep.then(Vec::new),
+            ..Tally::new()
+        }
+    }
+
+    /// Records one measured round trip of `nanos` nanoseconds, sent (or scheduled) `since_start`
+    /// into the measured time.
+    pub(crate) fn record(&mut self, nanos: u64, since_start: Duration) {
         self.latency.saturating_record(nanos);
         self.round_trips += 1;
+        if let Some(intervals) = &mut self.intervals {
+            let index = (since_start.as_nanos() / INTERVAL.as_nanos()) as usize;
+            if intervals.len() <= index {
+                intervals.resize_with(index + 1, new_interval_histogram);
+            }
+            // `record`, not `saturating_record`: the latter clamps to the histogram's size so far
+            // instead of growing it. The value is within the run's histogram's bounds already.
+            let _ = intervals[index].record(nanos.min(self.latency.high()));
+        }
     }
 
     /// Counts a connection that completed `round_trips` in the measured window.
@@ -52,9 +113,23 @@ impl Tally {
 
     /// Adds `other`'s measurements to these.
     pub(crate) fn merge(&mut self, other: Tally) -> anyhow::Result<()> {
-        self.latency
-            .add(&other.latency)
-            .map_err(|err| anyhow::anyhow!("could not merge latency histograms: {err:?}"))?;
+        let add = |into: &mut Histogram<u64>, from: &Histogram<u64>| {
+            into.add(from)
+                .map_err(|err| anyhow::anyhow!("could not merge latency histograms: {err:?}"))
+        };
+        add(&mut self.latency, &other.latency)?;
+        add(&mut self.uncorrected, &other.uncorrected)?;
+        add(&mut self.lateness, &other.lateness)?;
+        if let (Some(mine), Some(theirs)) = (&mut self.intervals, &other.intervals) {
+            if mine.len() < theirs.len() {
+                mine.resize_with(theirs.len(), new_interval_histogram);
+            }
+            for (into, from) in mine.iter_mut().zip(theirs) {
+                add(into, from)?;
+            }
+        } else if self.intervals.is_none() {
+            self.intervals = other.intervals;
+        }
         self.round_trips += other.round_trips;
         self.connected += other.connected;
         let (e, o) = (&mut self.errors, other.errors);
@@ -69,22 +144,18 @@ impl Tally {
         f.fewest = f.fewest.min(o.fewest);
         f.most = f.most.max(o.most);
         f.silent += o.silent;
+        let (s, o) = (&mut self.schedule, other.schedule);
+        s.due += o.due;
+        s.sent += o.sent;
+        s.echoed_in_window += o.echoed_in_window;
+        s.socket_waits += o.socket_waits;
         self.connect_error = self.connect_error.take().or(other.connect_error);
         Ok(())
     }
 
     /// The latency percentiles, in milliseconds.
     pub(crate) fn latency_ms(&self) -> LatencyMs {
-        let ms = |nanos: u64| nanos as f64 / 1e6;
-        let h = &self.latency;
-        LatencyMs {
-            p50: ms(h.value_at_quantile(0.50)),
-            p90: ms(h.value_at_quantile(0.90)),
-            p99: ms(h.value_at_quantile(0.99)),
-            p999: ms(h.value_at_quantile(0.999)),
-            max: ms(h.max()),
-            mean: h.mean() / 1e6,
-        }
+        LatencyMs::of(&self.latency)
     }
 }
 
@@ -94,13 +165,13 @@ mod tests {
 
     #[test]
     fn merged_tallies_add_up() {
-        let mut one = Tally::new();
-        one.record(1_000_000);
+        let mut one = Tally::with_intervals(true);
+        one.record(1_000_000, Duration::ZERO);
         one.count_connection(1);
         one.errors.resets = 2;
-        let mut other = Tally::new();
-        other.record(3_000_000);
-        other.record(5_000_000);
+        let mut other = Tally::with_intervals(true);
+        other.record(3_000_000, Duration::from_millis(500));
+        other.record(5_000_000, Duration::from_millis(1500));
         other.count_connection(2);
         other.count_connection(0);
         other.errors.resets = 1;
@@ -110,6 +181,14 @@ mod tests {
         assert_eq!(one.errors.resets, 3);
         assert_eq!((one.fairness.fewest, one.fairness.most), (0, 2));
         assert_eq!(one.fairness.silent, 1);
+        let intervals = one.intervals.as_ref().unwrap();
+        assert_eq!(intervals.len(), 2);
+        assert_eq!((intervals[0].len(), intervals[1].len()), (2, 1));
+        assert_eq!(
+            intervals[1].max(),
+            one.latency.max(),
+            "the values themselves, not clamped"
+        );
         let latency = one.latency_ms();
         assert!((latency.p50 - 3.0).abs() < 0.01, "{latency:?}");
         assert!((latency.max - 5.0).abs() < 0.01, "{latency:?}");

@@ -50,6 +50,63 @@ impl BenchReport {
                 }
                 Ok(())
             }
+            BenchReport::Rate(r) => {
+                let e = &r.errors;
+                if e.corrupted > 0 {
+                    return fail(format!("{} echoes came back corrupted", e.corrupted));
+                }
+                if r.connected == 0 {
+                    return fail("no connection could be made".into());
+                }
+                if let Some(after) = r.server_gone_after {
+                    return fail(format!(
+                        "the server went away {after:.1} s into the measured time (connections \
+                         refused); the rates above are partial, over that time only"
+                    ));
+                }
+                if e.closed_at_once > 0 && (r.fairness.silent > 0 || e.after_warmup > 0) {
+                    return fail(format!(
+                        "the server closed {} connections at once, before any echo, and {} of {} \
+                         connections got no echo: is its client limit ({{max_clients}}) below \
+                         {{connections}}?",
+                        e.closed_at_once, r.fairness.silent, r.connections
+                    ));
+                }
+                if r.fairness.silent > 0 {
+                    return fail(format!(
+                        "{} of {} connections got no echo in the measured time (a server that \
+                         serves some clients and not others)",
+                        r.fairness.silent, r.connections
+                    ));
+                }
+                if e.after_warmup > 0 {
+                    return fail(format!(
+                        "the server refused or dropped {} connections after the warm-up",
+                        e.after_warmup
+                    ));
+                }
+                let late = &r.generator_lateness_ms;
+                if late.p99 > late.limit {
+                    return fail(format!(
+                        "the generator itself was late: its p99 lateness is {:.3} ms, more than \
+                         1 ms and more than a tenth of the p99 latency it measured ({:.3} ms), so \
+                         these numbers describe the generator, not the server; give it more \
+                         threads ({{threads}}) or ask a lower rate ({{rate}})",
+                        late.p99, r.latency_ms.p99
+                    ));
+                }
+                if e.timeouts > 0 {
+                    return fail(format!(
+                        "{} messages sent were never echoed: {} connections waited for their echo \
+                         past the timeout ({{timeout}})",
+                        r.unechoed, e.timeouts
+                    ));
+                }
+                if r.round_trips == 0 {
+                    return fail("no round trip completed".into());
+                }
+                Ok(())
+            }
             BenchReport::Stream(r) if !r.intact() => fail(format!(
                 "{} of {} bytes came back, {} corrupted",
                 r.bytes_echoed, r.bytes_sent, r.corrupted_bytes

@@ -77,6 +77,34 @@ pub(crate) fn interrupt(stream: &std::net::TcpStream) {
     imp::cancel_blocked_io(stream);
 }
 
+/// A wake-up for an event loop at a time finer than a poll's timeout can say: epoll's is in
+/// milliseconds, so a schedule of one message every 100 µs would leave in 1 ms bursts, and the
+/// generator's own delay would be added to every latency it reports. An open-loop load generator
+/// keeps its schedule with one of these.
+///
+/// Linux: a timerfd (an hrtimer without timer slack) registered with the poll. Elsewhere the
+/// poll's own timeout, which is precise on kqueue (macOS, the BSDs); where it is not (Windows,
+/// in milliseconds) the last stretch before the time is polled without waiting.
+pub(crate) struct Alarm(imp::Alarm);
+
+impl Alarm {
+    /// An alarm that wakes the poll of `registry` with an event for `token`.
+    pub(crate) fn new(registry: &mio::Registry, token: mio::Token) -> io::Result<Alarm> {
+        imp::Alarm::new(registry, token).map(Alarm)
+    }
+
+    /// Sets the alarm for `after` from now and returns the timeout to poll with. An event for the
+    /// alarm's token may then come, and must be passed to [`Alarm::clear`].
+    pub(crate) fn set(&mut self, after: std::time::Duration) -> std::time::Duration {
+        self.0.set(after)
+    }
+
+    /// Consumes the alarm's event.
+    pub(crate) fn clear(&mut self) {
+        self.0.clear()
+    }
+}
+
 /// A user's request to stop, as each system delivers it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StopSignal {

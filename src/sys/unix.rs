@@ -8,6 +8,111 @@ use signal_hook::iterator::Signals;
 
 use super::{AcceptErrorClass, OpenFileLimit, StopSignal};
 
+#[cfg(target_os = "linux")]
+pub(super) use timerfd::Alarm;
+
+#[cfg(not(target_os = "linux"))]
+pub(super) use kqueue_timeout::Alarm;
+
+/// Linux: a timerfd, registered with the poll, fires at the nanosecond.
+#[cfg(target_os = "linux")]
+mod timerfd {
+    use std::io;
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    use std::time::Duration;
+
+    use mio::unix::SourceFd;
+    use mio::{Interest, Registry, Token};
+
+    pub(in crate::sys) struct Alarm {
+        fd: OwnedFd,
+    }
+
+    impl Alarm {
+        pub(in crate::sys) fn new(registry: &Registry, token: Token) -> io::Result<Alarm> {
+            // SAFETY: a plain system call; its result is checked before use.
+            let raw = unsafe {
+                libc::timerfd_create(
+                    libc::CLOCK_MONOTONIC,
+                    libc::TFD_NONBLOCK | libc::TFD_CLOEXEC,
+                )
+            };
+            if raw < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            // SAFETY: `raw` is a new descriptor that nothing else owns.
+            let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+            registry.register(&mut SourceFd(&fd.as_raw_fd()), token, Interest::READABLE)?;
+            Ok(Alarm { fd })
+        }
+
+        pub(in crate::sys) fn set(&mut self, after: Duration) -> Duration {
+            if after.is_zero() {
+                return Duration::ZERO;
+            }
+            // At least 1 ns: a zero value would disarm the timer.
+            let nanos = after.as_nanos().clamp(1, 3_600_000_000_000);
+            let spec = libc::itimerspec {
+                it_interval: libc::timespec {
+                    tv_sec: 0,
+                    tv_nsec: 0,
+                },
+                it_value: libc::timespec {
+                    tv_sec: (nanos / 1_000_000_000) as libc::time_t,
+                    tv_nsec: (nanos % 1_000_000_000) as libc::c_long,
+                },
+            };
+            // SAFETY: a valid descriptor and a fully initialised itimerspec; no old value asked.
+            let rc = unsafe {
+                libc::timerfd_settime(self.fd.as_raw_fd(), 0, &spec, std::ptr::null_mut())
+            };
+            if rc != 0 {
+                // No timer: the poll's own timeout, rounded up to a millisecond, still wakes us.
+                return after;
+            }
+            // The timer wakes the poll at the time; the poll's own timeout (rounded up to a
+            // millisecond) is only the fallback.
+            after
+        }
+
+        pub(in crate::sys) fn clear(&mut self) {
+            let mut expiries = [0u8; 8];
+            // SAFETY: reads at most 8 bytes into a local buffer; EAGAIN (nothing to read) is fine.
+            let _ = unsafe {
+                libc::read(
+                    self.fd.as_raw_fd(),
+                    expiries.as_mut_ptr().cast(),
+                    expiries.len(),
+                )
+            };
+        }
+    }
+}
+
+/// macOS and the BSDs: kqueue's timeout is a timespec, precise to the nanosecond, so the poll's
+/// own timeout is the alarm.
+#[cfg(not(target_os = "linux"))]
+mod kqueue_timeout {
+    use std::io;
+    use std::time::Duration;
+
+    use mio::{Registry, Token};
+
+    pub(in crate::sys) struct Alarm;
+
+    impl Alarm {
+        pub(in crate::sys) fn new(_registry: &Registry, _token: Token) -> io::Result<Alarm> {
+            Ok(Alarm)
+        }
+
+        pub(in crate::sys) fn set(&mut self, after: Duration) -> Duration {
+            after
+        }
+
+        pub(in crate::sys) fn clear(&mut self) {}
+    }
+}
+
 pub(super) fn classify_accept_error(code: i32) -> AcceptErrorClass {
     match code {
         libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM => AcceptErrorClass::Resources,

@@ -19,6 +19,26 @@ use windows_sys::Win32::System::IO::CancelIoEx;
 
 use super::{AcceptErrorClass, OpenFileLimit, StopSignal};
 
+/// How long before its time a wait stops sleeping in the poll and polls without waiting: the
+/// poll's timeout is in milliseconds, rounded up, so sleeping to the last moment would wake late.
+const SPIN_MARGIN: Duration = Duration::from_millis(2);
+
+/// The poll's own timeout, which is in milliseconds here: it sleeps until a little before the
+/// time, and the loop polls without waiting for the rest.
+pub(super) struct Alarm;
+
+impl Alarm {
+    pub(super) fn new(_registry: &mio::Registry, _token: mio::Token) -> io::Result<Alarm> {
+        Ok(Alarm)
+    }
+
+    pub(super) fn set(&mut self, after: Duration) -> Duration {
+        after.saturating_sub(SPIN_MARGIN)
+    }
+
+    pub(super) fn clear(&mut self) {}
+}
+
 /// `STATUS_CONTROL_C_EXIT`: the code Windows gives a console program ended by Ctrl-C.
 const STATUS_CONTROL_C_EXIT: u32 = 0xC000_013A;
 

@@ -352,18 +352,30 @@ pub fn serve_once(behaviour: impl FnOnce(TcpStream) + Send + 'static) -> SocketA
 }
 
 /// Like [`serve_once`], for every connection that comes, each on its own thread.
-pub fn serve_each(behaviour: fn(TcpStream)) -> SocketAddr {
+pub fn serve_each(behaviour: impl Fn(TcpStream) + Send + Sync + 'static) -> SocketAddr {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
+    let behaviour = std::sync::Arc::new(behaviour);
     thread::spawn(move || {
         for stream in listener.incoming() {
             let Ok(stream) = stream else { continue };
             stream.set_read_timeout(Some(STEP)).unwrap();
             stream.set_write_timeout(Some(STEP)).unwrap();
+            let behaviour = std::sync::Arc::clone(&behaviour);
             thread::spawn(move || behaviour(stream));
         }
     });
     addr
+}
+
+/// Echoes everything, whole chunks as they come.
+pub fn echo(mut stream: TcpStream) {
+    let mut buf = [0u8; 64 * 1024];
+    while let Ok(n @ 1..) = stream.read(&mut buf) {
+        if stream.write_all(&buf[..n]).is_err() {
+            break;
+        }
+    }
 }
 
 /// An echo that flips one bit of the byte at stream offset `at`, and of every `every`-th byte

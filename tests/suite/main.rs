@@ -13,6 +13,7 @@ mod ladder;
 mod listening;
 mod measure;
 mod python_interop;
+mod rate;
 mod readme;
 mod server_faults;
 mod server_limits;

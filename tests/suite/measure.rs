@@ -35,6 +35,7 @@ fn ping_library_counts_every_probe_of_an_intact_run() {
         interval: Duration::from_millis(5),
         size: 100,
         timeout: Limit::After(STEP),
+        intervals: false,
     };
     let mut out = String::new();
     let target = Target::new(vec![server.addr], Limit::After(STEP));
@@ -42,7 +43,8 @@ fn ping_library_counts_every_probe_of_an_intact_run() {
         out.push_str(&ping_line(event, Setting::field));
         out.push('\n');
     })
-    .unwrap();
+    .unwrap()
+    .report;
     assert_eq!(
         (
             summary.sent,
@@ -53,7 +55,7 @@ fn ping_library_counts_every_probe_of_an_intact_run() {
         (5, 5, 0, 0)
     );
     assert!(summary.all_intact());
-    let rtt = summary.rtt.expect("round-trip statistics");
+    let rtt = summary.rtt_ms.expect("round-trip statistics");
     assert!(rtt.min <= rtt.avg && rtt.avg <= rtt.max);
     assert!(
         out.starts_with(&format!("PING {}: connected in ", server.addr)),
@@ -249,6 +251,7 @@ fn a_stop_request_ends_an_endless_ping_with_its_summary() {
                 interval: Duration::from_millis(10),
                 size: 56,
                 timeout: Limit::After(STEP),
+                intervals: false,
             };
             let mut out = ChannelWriter(written);
             let target = Target::new(vec![addr], Limit::After(STEP));
@@ -263,7 +266,7 @@ fn a_stop_request_ends_an_endless_ping_with_its_summary() {
         seen.push_str(&String::from_utf8_lossy(&chunk));
     }
     stop.request();
-    let summary = pinging.join().unwrap().unwrap();
+    let summary = pinging.join().unwrap().unwrap().report;
     assert!(summary.sent >= 3, "{summary:?}");
     assert!(summary.all_intact(), "{summary:?}");
 }
@@ -449,8 +452,9 @@ fn a_clean_bench_leaves_no_failed_client_on_the_server() {
         ..Default::default()
     };
     let target = Target::new(vec![server.addr], Limit::After(STEP));
-    let report =
-        soc::measure::pingpong::ping_pong(&target, &options, &StopFlag::new(), |_| {}).unwrap();
+    let report = soc::measure::pingpong::ping_pong(&target, &options, &StopFlag::new(), |_| {})
+        .unwrap()
+        .report;
     let report = soc::measure::report::BenchReport::PingPong(report);
     assert_eq!(report.verdict(), Ok(()), "{report}");
     let stats = server.stop();

@@ -4,8 +4,12 @@ use std::fmt;
 
 use crate::human::millis;
 use crate::limits::{Hinted, SettingNames};
+use crate::measure::connect::{ConnectOutcome, ConnectProbe};
 use crate::measure::ping::{PingEvent, ProbeOutcome};
-use crate::measure::report::{BenchReport, PingReport};
+use crate::measure::report::{
+    BenchReport, ConnectReport, ErrorCounts, Fairness, LatencyMs, PingReport, RateReport, RttMs,
+    KEPT_UP,
+};
 
 /// The line ping prints for `event`, naming settings through `names`.
 pub fn ping_line(event: &PingEvent, names: SettingNames) -> String {
@@ -35,9 +39,28 @@ pub fn ping_line(event: &PingEvent, names: SettingNames) -> String {
     }
 }
 
+/// The line `ping --connect` prints for one attempt, naming settings through `names`.
+pub fn connect_line(probe: &ConnectProbe, names: SettingNames) -> String {
+    let (seq, server) = (probe.seq, probe.server);
+    match &probe.outcome {
+        ConnectOutcome::Connected(took) => {
+            format!(
+                "connected to {server}: seq={seq} time={:.3} ms",
+                millis(*took)
+            )
+        }
+        ConnectOutcome::Refused => format!("seq={seq} refused by {server}: nothing listens there"),
+        ConnectOutcome::TimedOut(limit) => Hinted::new(format!(
+            "seq={seq} timed out: no answer from {server} within {limit} ({{connect_timeout}})"
+        ))
+        .render(names),
+        ConnectOutcome::Failed(err) => format!("seq={seq} failed: {err:#}"),
+    }
+}
+
 impl fmt::Display for PingReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "--- {} ping statistics ---", self.peer)?;
+        writeln!(f, "--- {} ping statistics ---", self.server)?;
         write!(
             f,
             "{} probes sent, {} echoed, {} lost, {} corrupted, time {:.0} ms",
@@ -45,20 +68,71 @@ impl fmt::Display for PingReport {
             self.echoed,
             self.lost,
             self.corrupted,
-            millis(self.elapsed)
+            self.seconds * 1000.0
         )?;
-        if let Some(rtt) = self.rtt {
-            write!(
-                f,
-                "\nrtt min/avg/max/mdev = {:.3}/{:.3}/{:.3}/{:.3} ms",
-                millis(rtt.min),
-                millis(rtt.avg),
-                millis(rtt.max),
-                millis(rtt.mdev)
-            )?;
-        }
-        Ok(())
+        write_rtt(f, self.rtt_ms)
     }
+}
+
+impl fmt::Display for ConnectReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "--- {} connect statistics ---", self.server)?;
+        write!(
+            f,
+            "{} connects tried, {} connected, {} failed, time {:.0} ms",
+            self.sent,
+            self.connected,
+            self.failed,
+            self.seconds * 1000.0
+        )?;
+        write_rtt(f, self.rtt_ms)
+    }
+}
+
+/// ping(8)'s last line, when there was a round trip.
+fn write_rtt(f: &mut fmt::Formatter<'_>, rtt: Option<RttMs>) -> fmt::Result {
+    match rtt {
+        Some(rtt) => write!(
+            f,
+            "\nrtt min/avg/max/mdev = {:.3}/{:.3}/{:.3}/{:.3} ms",
+            rtt.min, rtt.avg, rtt.max, rtt.mdev
+        ),
+        None => Ok(()),
+    }
+}
+
+/// What a bench run measured, in a line: the title of its plot and interval log.
+pub fn bench_title(report: &BenchReport) -> String {
+    match report {
+        BenchReport::PingPong(r) => format!(
+            "soc_client bench: closed loop, {} connections x {} B to {}, {:.1} s",
+            r.connections, r.message_bytes, r.server, r.seconds
+        ),
+        BenchReport::Rate(r) => format!(
+            "soc_client bench --rate {}: open loop, {} connections x {} B to {}, {:.1} s",
+            r.asked_rate, r.connections, r.message_bytes, r.server, r.seconds
+        ),
+        BenchReport::Stream(r) => format!(
+            "soc_client bench --stream {}: one connection to {}",
+            r.bytes_sent, r.server
+        ),
+    }
+}
+
+/// What a ping run measured, in a line.
+pub fn ping_title(report: &PingReport) -> String {
+    format!(
+        "soc_client ping: {} probes of {} B to {}, {:.1} s",
+        report.sent, report.probe_bytes, report.server, report.seconds
+    )
+}
+
+/// What a connect-time run measured, in a line.
+pub fn connect_title(report: &ConnectReport) -> String {
+    format!(
+        "soc_client ping --connect: {} TCP handshakes with {}, {:.1} s",
+        report.sent, report.server, report.seconds
+    )
 }
 
 impl fmt::Display for BenchReport {
@@ -88,32 +162,11 @@ impl fmt::Display for BenchReport {
                     "throughput    {:.2} MB/s each way",
                     r.mb_per_sec_each_way
                 )?;
-                let l = &r.latency_ms;
-                writeln!(
-                    f,
-                    "latency (ms)  p50 {:.3}  p90 {:.3}  p99 {:.3}  p99.9 {:.3}  max {:.3}",
-                    l.p50, l.p90, l.p99, l.p999, l.max
-                )?;
-                let fair = &r.fairness;
-                writeln!(
-                    f,
-                    "per connection  fewest {}  most {} round trips  ({} with none)",
-                    if fair.fewest == u64::MAX {
-                        0
-                    } else {
-                        fair.fewest
-                    },
-                    fair.most,
-                    fair.silent
-                )?;
-                let e = &r.errors;
-                write!(
-                    f,
-                    "errors        {} connect failures, {} resets, {} timeouts, {} corrupted, \
-                     {} self-connections refused",
-                    e.connect_failures, e.resets, e.timeouts, e.corrupted, e.self_connections
-                )
+                writeln!(f, "latency (ms)  {}", percentiles(&r.latency_ms))?;
+                writeln!(f, "{}", per_connection(&r.fairness))?;
+                write!(f, "{}", errors(&r.errors))
             }
+            BenchReport::Rate(r) => rate_report(f, r),
             BenchReport::Stream(r) => {
                 writeln!(
                     f,
@@ -132,4 +185,93 @@ impl fmt::Display for BenchReport {
             }
         }
     }
+}
+
+fn rate_report(f: &mut fmt::Formatter<'_>, r: &RateReport) -> fmt::Result {
+    writeln!(
+        f,
+        "rate: {} connections ({} up) x {} B to {}, {:.1} s measured{}",
+        r.connections,
+        r.connected,
+        r.message_bytes,
+        r.server,
+        r.seconds,
+        match r.server_gone_after {
+            Some(_) => " (PARTIAL: the server went away)",
+            None => "",
+        }
+    )?;
+    writeln!(
+        f,
+        "rates         asked {:.0}/s, sent {:.0}/s, echoed {:.0}/s",
+        r.asked_rate, r.sent_rate, r.echoed_rate
+    )?;
+    writeln!(
+        f,
+        "messages      {} due, {} sent, {} echoed, {} unsent, {} unechoed, {} waited for their socket",
+        r.due, r.sent, r.round_trips, r.unsent, r.unechoed, r.socket_waits
+    )?;
+    writeln!(
+        f,
+        "latency (ms)  {}  (from each message's scheduled time)",
+        percentiles(&r.latency_ms)
+    )?;
+    writeln!(
+        f,
+        "uncorrected   {}  (from its first byte written)",
+        percentiles(&r.uncorrected_latency_ms)
+    )?;
+    let late = &r.generator_lateness_ms;
+    writeln!(
+        f,
+        "generator     late p50 {:.3}  p99 {:.3}  max {:.3} ms  (its own delay; fails above a p99 of {:.3})",
+        late.p50, late.p99, late.max, late.limit
+    )?;
+    writeln!(f, "{}", per_connection(&r.fairness))?;
+    write!(f, "{}", errors(&r.errors))?;
+    if !r.kept_up() {
+        write!(
+            f,
+            "\nthe server did not keep up: it echoed {:.0}/s of the {:.0}/s asked ({:.1} %, below \
+             {:.0} %); the latency above includes the queue that built up",
+            r.echoed_rate,
+            r.asked_rate,
+            r.echoed_rate / r.asked_rate * 100.0,
+            KEPT_UP * 100.0
+        )?;
+    }
+    Ok(())
+}
+
+/// `p50 … max`, and p99.99 where the run has it.
+fn percentiles(l: &LatencyMs) -> String {
+    let p9999 = match l.p9999 {
+        Some(p9999) => format!("  p99.99 {p9999:.3}"),
+        None => String::new(),
+    };
+    format!(
+        "p50 {:.3}  p90 {:.3}  p99 {:.3}  p99.9 {:.3}{p9999}  max {:.3}",
+        l.p50, l.p90, l.p99, l.p999, l.max
+    )
+}
+
+fn per_connection(fair: &Fairness) -> String {
+    format!(
+        "per connection  fewest {}  most {} round trips  ({} with none)",
+        if fair.fewest == u64::MAX {
+            0
+        } else {
+            fair.fewest
+        },
+        fair.most,
+        fair.silent
+    )
+}
+
+fn errors(e: &ErrorCounts) -> String {
+    format!(
+        "errors        {} connect failures, {} resets, {} timeouts, {} corrupted, {} \
+         self-connections refused",
+        e.connect_failures, e.resets, e.timeouts, e.corrupted, e.self_connections
+    )
 }
