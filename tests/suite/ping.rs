@@ -1,0 +1,180 @@
+//! `ping --connect` (TCP handshake times against any server) and `ping --json`.
+
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use crate::common::{self, client_at, refused_addr, ClientRun, STEP};
+use soc::client::Target;
+use soc::limits::{Limit, Setting};
+use soc::measure::connect::{ConnectOptions, ConnectOutcome};
+use soc::measure::output::text::connect_line;
+use soc::signals::StopFlag;
+
+/// A TCP server that accepts and holds every connection, never reading or writing a byte.
+fn silent_server() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let mut held: Vec<TcpStream> = Vec::new();
+        for stream in listener.incoming().flatten() {
+            held.push(stream);
+        }
+    });
+    addr
+}
+
+fn stdout_of(run: &ClientRun) -> String {
+    String::from_utf8_lossy(&run.stdout).into_owned()
+}
+
+#[test]
+fn connect_probes_time_handshakes_with_a_server_that_never_reads() {
+    let addr = silent_server();
+    let run = client_at(
+        addr,
+        &["ping", "--connect", "-c", "3", "-i", "0.05"],
+        Vec::new(),
+    );
+    let out = stdout_of(&run);
+    assert!(run.status.success(), "{out}{}", run.stderr);
+    for seq in 1..=3 {
+        assert!(
+            out.contains(&format!("connected to {addr}: seq={seq} time=")),
+            "{out}"
+        );
+    }
+    assert!(
+        out.contains(&format!("--- {addr} connect statistics ---")),
+        "{out}"
+    );
+    assert!(
+        out.contains("3 connects tried, 3 connected, 0 failed"),
+        "{out}"
+    );
+    assert!(out.contains("rtt min/avg/max/mdev = "), "{out}");
+}
+
+#[test]
+fn connect_probes_to_a_closed_port_are_counted_as_failed_and_exit_one() {
+    let addr = refused_addr();
+    let run = client_at(
+        addr,
+        &["ping", "--connect", "-c", "2", "-i", "0.05"],
+        Vec::new(),
+    );
+    let out = stdout_of(&run);
+    assert_eq!(run.status.code(), Some(1), "{out}{}", run.stderr);
+    assert!(out.contains(&format!("seq=1 refused by {addr}")), "{out}");
+    assert!(out.contains(&format!("seq=2 refused by {addr}")), "{out}");
+    assert!(
+        out.contains("2 connects tried, 0 connected, 2 failed"),
+        "{out}"
+    );
+    assert!(!out.contains("rtt "), "no round trip, no rtt line: {out}");
+}
+
+/// What Ctrl-C does on every system (the binary's handler raises this flag): an endless connect
+/// run stops and returns its summary.
+#[test]
+fn a_stop_request_ends_an_endless_connect_run_with_its_summary() {
+    let addr = silent_server();
+    let stop = StopFlag::new();
+    let (probes, seen) = mpsc::channel();
+    let running = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let options = ConnectOptions {
+                count: None,
+                interval: Duration::from_millis(10),
+                intervals: false,
+            };
+            let target = Target::new(vec![addr], Limit::After(STEP));
+            soc::measure::connect::run(&target, &options, &stop, |probe| {
+                assert!(matches!(probe.outcome, ConnectOutcome::Connected(_)));
+                let _ = probes.send(connect_line(probe, Setting::field));
+            })
+        })
+    };
+    for _ in 0..3 {
+        let line = seen.recv_timeout(STEP).expect("probe lines");
+        assert!(
+            line.starts_with(&format!("connected to {addr}: seq=")),
+            "{line}"
+        );
+    }
+    stop.request();
+    let report = running.join().unwrap().unwrap().report;
+    assert!(report.sent >= 3, "{report:?}");
+    assert!(report.all_connected(), "{report:?}");
+}
+
+// Sends SIGINT to the binary (Unix); the test above is the same stop on every system.
+#[cfg(unix)]
+#[test]
+fn ctrl_c_ends_an_endless_connect_run_with_its_summary() {
+    let addr = silent_server();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_soc_client"))
+        .args(common::at(addr))
+        .args(["ping", "--connect", "-i", "0.02"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let _kill_if_this_test_fails = common::KillOnDrop(child.id());
+    let lines = common::lines_of(child.stdout.take().unwrap());
+    let mut seen = Vec::new();
+    while !seen.iter().any(|line: &String| line.contains("seq=3 ")) && seen.len() < 10 {
+        seen.push(lines.recv_timeout(STEP).expect("probe lines"));
+    }
+    // SAFETY: kill(2) on the PID of the child this test started.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);
+    let status = common::wait_with_deadline(&mut child, STEP);
+    seen.extend(lines.iter());
+    let out = seen.join("\n");
+    assert!(status.success(), "{status}: {out}");
+    assert!(out.contains("connect statistics"), "{out}");
+    assert!(out.contains(" 0 failed"), "{out}");
+}
+
+#[test]
+fn ping_json_is_the_summary_alone_named_like_bench() {
+    let server = common::TestServer::start();
+    for (args, mode) in [
+        (vec!["ping", "-c", "3", "-i", "0.01", "--json"], "ping"),
+        (
+            vec!["ping", "--connect", "-c", "3", "-i", "0.01", "--json"],
+            "connect",
+        ),
+    ] {
+        let run = client_at(server.addr, &args, Vec::new());
+        assert!(run.status.success(), "{}", run.stderr);
+        let out = stdout_of(&run);
+        assert_eq!(out.lines().count(), 1, "no line per probe: {out}");
+        let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(report["mode"], mode, "{report}");
+        assert_eq!(report["server"], server.addr.to_string(), "{report}");
+        assert_eq!(report["sent"], 3, "{report}");
+        let rtt = &report["rtt_ms"];
+        let (min, avg, max) = (
+            rtt["min"].as_f64().unwrap(),
+            rtt["avg"].as_f64().unwrap(),
+            rtt["max"].as_f64().unwrap(),
+        );
+        assert!(0.0 < min && min <= avg && avg <= max, "{report}");
+        assert!(
+            report["latency_ms"]["p99"].as_f64().unwrap() <= max + 0.01,
+            "{report}"
+        );
+    }
+}
+
+#[test]
+fn connect_probes_send_nothing_so_a_size_is_a_usage_error() {
+    let run = client_at(
+        refused_addr(),
+        &["ping", "--connect", "-s", "100"],
+        Vec::new(),
+    );
+    assert_eq!(run.status.code(), Some(2), "{}", run.stderr);
+}
