@@ -189,7 +189,7 @@ fn an_hlog_holds_one_histogram_per_second_adding_up_to_the_round_trips() {
             "{mode}: {report}"
         );
         assert!(
-            intervals.iter().all(|h| h.len() > 0),
+            intervals.iter().all(|h| !h.is_empty()),
             "{mode}: every second had round trips"
         );
     }
