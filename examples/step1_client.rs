@@ -2,7 +2,7 @@
 //!
 //! Run: `cargo run --example step1_client -- [PORT]` (default 8888), type lines, `exit` leaves.
 //! Its faults, on purpose: one `recv(1024)` is taken for the whole reply, so an echo that
-//! arrives in pieces is printed torn (`tests/ladder.rs::step2_client_prints_a_torn_reply`); an
+//! arrives in pieces is printed torn (`tests/suite/ladder.rs::step2_client_prints_a_torn_reply`); an
 //! empty line sends nothing and then waits for a reply forever; `send()` may send only part of a
 //! line; nothing has a timeout. It stays the client of step 2, which changes only the server.
 

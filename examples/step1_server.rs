@@ -4,7 +4,7 @@
 //! Its fault, on purpose: while one client is connected, every other client waits; the next is
 //! accepted only when this one leaves. (And a client that resets its connection crashes the
 //! server: `unwrap()` on the error ends the program, as Python's uncaught exception does.)
-//! The trap is shown by `tests/ladder.rs::step1_server_makes_a_second_client_wait`.
+//! The trap is shown by `tests/suite/ladder.rs::step1_server_makes_a_second_client_wait`.
 
 use std::io::{Read, Write};
 use std::net::TcpListener;

@@ -4,7 +4,7 @@
 //! Run: `cargo run --example step2_server -- [PORT]`; the client is still `step1_client`.
 //! The one change from step 1: each accepted connection is served by `thread::spawn`, so a second
 //! client is served while the first is still connected
-//! (`tests/ladder.rs::step2_server_serves_a_second_client_at_once`). A client's error now ends
+//! (`tests/suite/ladder.rs::step2_server_serves_a_second_client_at_once`). A client's error now ends
 //! only its own thread. Still to fix: the client (step 3) and timeouts (step 4).
 
 use std::io::{Read, Write};

@@ -5,10 +5,10 @@
 //! The changes from step 1: a line goes out with its newline and `write_all` (Python's
 //! `sendall`), so an empty line is sent too; the reply is read until every byte sent has come
 //! back (`read_exact`), however many pieces it arrives in
-//! (`tests/ladder.rs::step3_client_prints_the_whole_reply`); at end of input the client
+//! (`tests/suite/ladder.rs::step3_client_prints_the_whole_reply`); at end of input the client
 //! half-closes (`shutdown(Write)`: "no more from me") and reads until the server closes.
 //! Still to fix: with no timeout, a server that stops answering leaves it waiting forever
-//! (`tests/ladder.rs::step3_client_waits_forever_on_a_silent_server`).
+//! (`tests/suite/ladder.rs::step3_client_waits_forever_on_a_silent_server`).
 
 use std::io::{BufRead, Read, Write};
 use std::net::{Shutdown, TcpStream};

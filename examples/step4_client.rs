@@ -4,7 +4,7 @@
 //! The changes from step 3: connecting gives up after `TIMEOUT` (`s.settimeout()` before
 //! `connect()`), and so does waiting for a reply or for room to send, so a server that stops
 //! answering ends the client with an error instead of a hang
-//! (`tests/ladder.rs::step4_client_gives_up_on_a_silent_server`); every error is one line with
+//! (`tests/suite/ladder.rs::step4_client_gives_up_on_a_silent_server`); every error is one line with
 //! its cause and the server's address, exit code 1, never a panic.
 
 use std::io::{BufRead, Read, Write};

@@ -2,7 +2,7 @@
 //! the server and the client share.
 
 use std::io;
-use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
+use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs, UdpSocket};
 use std::time::Duration;
 
 use anyhow::{bail, Context};
@@ -65,11 +65,46 @@ fn listen(addr: SocketAddr, wildcard: WildcardV6) -> io::Result<TcpListener> {
     Ok(socket.into())
 }
 
+/// Bytes a UDP socket of the echo server asks the system to queue for it: room for a burst of
+/// datagrams while its thread is busy (the system may grant less: Linux caps it at
+/// `net.core.rmem_max`).
+const UDP_RECEIVE_BUFFER: usize = 1 << 20;
+
+/// Creates a UDP socket bound to `addr`: Python's `socket(AF_INET, SOCK_DGRAM)` and `bind()`.
+/// The port is claimed on each system's terms ([`crate::sys::claim_datagram_port`]), and a
+/// datagram that could not be delivered does not fail the next receive
+/// ([`crate::sys::ignore_port_unreachable`]). An IPv6 socket is IPv6 only, except on the
+/// wildcard `::` with [`WildcardV6::DualStack`], as for TCP.
+fn bind_udp(addr: SocketAddr, wildcard: WildcardV6) -> io::Result<UdpSocket> {
+    let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
+    crate::sys::claim_datagram_port(&socket)?;
+    if addr.is_ipv6() {
+        let dual_stack = addr.ip().is_unspecified() && wildcard == WildcardV6::DualStack;
+        if let Err(err) = socket.set_only_v6(!dual_stack) {
+            if !dual_stack {
+                return Err(err);
+            }
+        }
+    }
+    crate::sys::ignore_port_unreachable(&socket)?;
+    let _ = socket.set_recv_buffer_size(UDP_RECEIVE_BUFFER);
+    socket.bind(&addr.into())?;
+    Ok(socket.into())
+}
+
+/// What the server listens on: a TCP listener per address, and a UDP socket per address when
+/// UDP is asked for, all on one port number.
+pub(crate) struct Listening {
+    pub(crate) tcp: Vec<TcpListener>,
+    pub(crate) udp: Vec<UdpSocket>,
+}
+
 /// How often port 0 is chosen again when the port the first address got is taken on another.
 const PORT_CHOICES: usize = 8;
 
 /// Resolves every one of `hosts` and listens on every address they name, all on `port` (with
-/// port 0, the port the system gives the first address is asked for on the others too).
+/// port 0, the port the system gives the first address is asked for on the others too), with
+/// TCP and, when `udp`, UDP on the same port number.
 ///
 /// A host name may resolve to several addresses (`localhost`: `127.0.0.1` and `::1`): each is
 /// listened on. An address this machine cannot listen on (IPv6 switched off, say) is skipped
@@ -78,7 +113,8 @@ const PORT_CHOICES: usize = 8;
 pub(crate) fn listen_on_all(
     hosts: &[impl AsRef<str>],
     port: u16,
-) -> anyhow::Result<Vec<TcpListener>> {
+    udp: bool,
+) -> anyhow::Result<Listening> {
     let mut addrs: Vec<SocketAddr> = Vec::new();
     for host in hosts {
         for addr in resolve(host.as_ref(), port)? {
@@ -132,10 +168,43 @@ pub(crate) fn listen_on_all(
             let (addr, err) = skipped.remove(0);
             return Err(describe_listen_error(addr, err));
         }
+        let mut datagram_sockets = Vec::new();
+        if udp {
+            for listener in &listeners {
+                let addr = listener.local_addr()?;
+                match bind_udp(addr, wildcard) {
+                    Ok(socket) => datagram_sockets.push(socket),
+                    // The port the system gave TCP is taken for UDP: choose another pair.
+                    Err(err)
+                        if port == 0
+                            && err.kind() == io::ErrorKind::AddrInUse
+                            && attempt < PORT_CHOICES =>
+                    {
+                        continue 'choose_port;
+                    }
+                    Err(err) => {
+                        let hint = match err.kind() {
+                            io::ErrorKind::AddrInUse => {
+                                " (is another program using this UDP port?)"
+                            }
+                            io::ErrorKind::PermissionDenied => {
+                                " (ports below 1024 need privileges)"
+                            }
+                            _ => "",
+                        };
+                        return Err(anyhow::Error::new(err)
+                            .context(format!("could not listen on udp {addr}{hint}")));
+                    }
+                }
+            }
+        }
         for (addr, err) in skipped {
             log::warn!("{:#}", describe_listen_error(addr, err).context("skipped"));
         }
-        return Ok(listeners);
+        return Ok(Listening {
+            tcp: listeners,
+            udp: datagram_sockets,
+        });
     }
 }
 
@@ -189,7 +258,7 @@ pub(crate) fn connect_to(
 /// port in the ephemeral range (every `--port 0` server's, once it has gone) pick that same port
 /// as its own, and such a socket echoes everything, perfectly. It is never used.
 #[derive(Debug)]
-pub(crate) struct SelfConnection(SocketAddr);
+pub(crate) struct SelfConnection(pub(crate) SocketAddr);
 
 impl std::fmt::Display for SelfConnection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -8,8 +8,9 @@ use std::io::{self, IsTerminal, Write};
 use std::process::ExitCode;
 
 use anyhow::{bail, Context};
-use soc::cli::client::{ClientMode, ClientRequest, Probes, Shown, Workload};
+use soc::cli::client::{ClientMode, ClientRequest, Probes, Shown, Transport, Workload};
 use soc::cli::client_flag;
+use soc::client::udp::{self, DatagramPipeOptions};
 use soc::client::{self, PipeOptions, SessionOptions, Target};
 use soc::logging::Output;
 use soc::measure::export::{json, ExportFiles};
@@ -39,32 +40,53 @@ fn main() -> ExitCode {
 fn run(request: ClientRequest) -> anyhow::Result<ExitCode> {
     let target = Target::resolve(&request.host, request.port, request.connect_timeout)?;
     let stdout = io::stdout();
-    match request.mode {
-        ClientMode::Message(options) => client::message(&target, &options, &mut stdout.lock())?,
-        ClientMode::Session { timeout } => {
-            let stdin = io::stdin();
-            if stdin.is_terminal() {
-                client::interactive(
-                    &target,
-                    &SessionOptions { timeout },
-                    io::BufReader::new(stdin),
-                    &mut stdout.lock(),
-                    &mut io::stderr(),
-                )?;
-            } else {
-                client::pipe(&target, &PipeOptions { timeout }, stdin, &mut stdout.lock())?;
+    let stdin = io::stdin();
+    match (request.mode, request.transport) {
+        (ClientMode::Message(options), Transport::Tcp) => {
+            client::message(&target, &options, &mut stdout.lock())?
+        }
+        (ClientMode::Message(options), Transport::Udp { .. }) => {
+            udp::message(&target, &options, &mut stdout.lock())?
+        }
+        (ClientMode::Session { timeout }, transport) if stdin.is_terminal() => {
+            let options = SessionOptions { timeout };
+            let keyboard = io::BufReader::new(stdin);
+            let (mut stdout, mut stderr) = (stdout.lock(), io::stderr());
+            match transport {
+                Transport::Tcp => {
+                    client::interactive(&target, &options, keyboard, &mut stdout, &mut stderr)?
+                }
+                Transport::Udp { .. } => {
+                    udp::interactive(&target, &options, keyboard, &mut stdout, &mut stderr)?
+                }
             }
         }
-        ClientMode::Ping {
-            probes,
-            shown,
-            exports,
-        } => return ping(&target, &probes, shown, &exports),
-        ClientMode::Bench {
-            workload,
-            json,
-            exports,
-        } => return bench(&target, &workload, json, &exports),
+        (ClientMode::Session { timeout }, Transport::Tcp) => {
+            client::pipe(&target, &PipeOptions { timeout }, stdin, &mut stdout.lock())?;
+        }
+        (ClientMode::Session { timeout }, Transport::Udp { datagram_size }) => {
+            let options = DatagramPipeOptions {
+                timeout,
+                size: datagram_size,
+            };
+            udp::pipe(&target, &options, stdin, &mut stdout.lock())?;
+        }
+        (
+            ClientMode::Ping {
+                probes,
+                shown,
+                exports,
+            },
+            _,
+        ) => return ping(&target, &probes, shown, &exports),
+        (
+            ClientMode::Bench {
+                workload,
+                json,
+                exports,
+            },
+            _,
+        ) => return bench(&target, &workload, json, &exports),
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -63,6 +63,12 @@ fn run(request: ServerRequest) -> anyhow::Result<()> {
         .local_addrs()
         .iter()
         .try_for_each(|addr| writeln!(stdout, "listening on {addr}"))
+        .and_then(|()| {
+            server
+                .udp_addrs()
+                .iter()
+                .try_for_each(|addr| writeln!(stdout, "listening on udp {addr}"))
+        })
         .and_then(|()| stdout.flush());
     if let Err(err) = announced {
         log::warn!("could not write to standard output: {err}");

@@ -18,7 +18,8 @@ use crate::measure::pingpong::PingPongOptions;
 use crate::measure::rate::RateOptions;
 use crate::measure::stream::StreamOptions;
 
-/// TCP echo client: sends lines or bytes to an echo server and prints what comes back.
+/// Echo client: sends lines or bytes to an echo server (TCP, or UDP with -u) and prints what
+/// comes back.
 ///
 /// On a terminal it is an interactive session (`exit`, `quit` or Ctrl-D to leave). With standard
 /// input from a pipe or file it streams it through the server to standard output, byte for byte,
@@ -42,9 +43,21 @@ struct Args {
     timeout: Limit,
 
     /// Send TEXT as one line, print the echo, exit 0 if it came back unchanged (standard input
-    /// is not read)
+    /// is not read); with -u, the datagram is sent again, twice at most, while no echo comes
+    /// within --timeout
     #[arg(short, long, value_name = "TEXT")]
     message: Option<String>,
+
+    /// UDP instead of TCP, as netcat's -u: each line typed, or piece of the input, is one
+    /// datagram, and one that is not echoed within --timeout is reported
+    #[arg(short, long)]
+    udp: bool,
+
+    /// With -u and piped input: the most bytes in one datagram (each ends at a line end where
+    /// there is one)
+    #[arg(short, long, value_name = "BYTES", default_value_t = 1400, requires = "udp",
+          value_parser = clap::value_parser!(u32).range(1..=65_507))]
+    size: u32,
 
     #[command(flatten)]
     verbosity: Verbosity,
@@ -168,7 +181,18 @@ pub struct ClientRequest {
     pub port: u16,
     pub connect_timeout: Limit,
     pub verbosity: Verbosity,
+    pub transport: Transport,
     pub mode: ClientMode,
+}
+
+/// How the interactive, piped and one-line modes reach the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    Tcp,
+    /// `-u`; piped input goes out in datagrams of at most this many bytes.
+    Udp {
+        datagram_size: usize,
+    },
 }
 
 /// The client's modes, each with its library options.
@@ -233,6 +257,19 @@ impl ClientRequest {
         if args.message.is_some() && args.command.is_some() {
             usage_error("-m/--message cannot be used with a subcommand".into());
         }
+        if args.udp && args.command.is_some() {
+            usage_error(
+                "-u/--udp before the subcommand applies to the interactive, piped and -m modes \
+                 only"
+                    .into(),
+            );
+        }
+        let transport = match args.udp {
+            true => Transport::Udp {
+                datagram_size: args.size as usize,
+            },
+            false => Transport::Tcp,
+        };
         let (host, port) = args
             .endpoint
             .resolve()
@@ -313,6 +350,7 @@ impl ClientRequest {
             port,
             connect_timeout: args.connect_timeout,
             verbosity: args.verbosity,
+            transport,
             mode,
         }
     }

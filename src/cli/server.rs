@@ -6,10 +6,11 @@ use super::{parse_limit, server_flag, Verbosity};
 use crate::limits::Limit;
 use crate::server::ServerConfig;
 
-/// TCP echo server: every byte a client sends comes back, unchanged and in order.
+/// Echo server (RFC 862): every byte a TCP client sends comes back, unchanged and in order; with
+/// -u, every UDP datagram too, as one datagram to its sender.
 ///
 /// Prints `listening on ADDR` on standard output, one line per address, once it accepts
-/// connections; logs go to standard error. Stops cleanly on Ctrl-C (or SIGTERM, or Ctrl-Break on
+/// connections (then `listening on udp ADDR` with -u); logs go to standard error. Stops cleanly on Ctrl-C (or SIGTERM, or Ctrl-Break on
 /// Windows); a second one stops it at once.
 #[derive(Debug, Parser)]
 #[command(name = "soc_server", version)]
@@ -24,16 +25,23 @@ struct Args {
     )]
     hosts: Vec<String>,
 
-    /// TCP port (0 lets the operating system choose one)
+    /// Port (0 lets the operating system choose one; with -u, UDP takes the same number)
     #[arg(short, long, env = "SOC_PORT", default_value_t = 8888)]
     port: u16,
 
-    /// Most clients served at once; more connections are accepted and closed at once
+    /// Serve UDP echo as well, on every address and the same port: each datagram goes back to
+    /// its sender as one datagram
+    #[arg(short, long)]
+    udp: bool,
+
+    /// Most TCP clients served at once; more connections are accepted and closed at once (UDP
+    /// has no connections, so no clients to count)
     #[arg(long, value_name = "N", default_value_t = 1024,
           value_parser = clap::value_parser!(u32).range(1..))]
     max_clients: u32,
 
-    /// Disconnect a client that sends nothing, or does not read its echo, for this long (0: never)
+    /// Disconnect a TCP client that sends nothing, or does not read its echo, for this long (0:
+    /// never; UDP has no connection to end)
     #[arg(long, value_name = "SECS", default_value = "300", value_parser = parse_limit)]
     idle_timeout: Limit,
 
@@ -61,6 +69,7 @@ impl ServerRequest {
             config: ServerConfig {
                 max_clients: args.max_clients as usize,
                 idle_timeout: args.idle_timeout,
+                udp: args.udp,
                 names: server_flag,
                 ..ServerConfig::default()
             },

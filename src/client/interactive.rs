@@ -16,15 +16,26 @@ use crate::limits::Limit;
 /// Lines that end the session instead of being sent (on their own, surrounding blanks ignored).
 const QUIT_WORDS: [&str; 2] = ["exit", "quit"];
 
+/// What the keyboard thread reports: a line typed, the end of input, or a failure.
+pub(super) enum Keyboard {
+    Line(Vec<u8>),
+    Ended,
+    Failed(io::Error),
+}
+
 /// Events the session waits for, from the keyboard thread and the connection's reader thread,
 /// in one channel so that one wait sees whichever comes first.
 enum Event {
-    Line(Vec<u8>),
-    InputEnded,
-    InputFailed(io::Error),
+    Keyboard(Keyboard),
     Echo(Vec<u8>),
     ServerClosed,
     ConnectionFailed(io::Error),
+}
+
+impl From<Keyboard> for Event {
+    fn from(keyboard: Keyboard) -> Self {
+        Event::Keyboard(keyboard)
+    }
 }
 
 /// Events queued at most: the reader blocks beyond that, and TCP holds the rest.
@@ -135,17 +146,20 @@ impl Session<'_> {
         loop {
             let event = match self.held.pop_front() {
                 Some(event) => event,
-                None => self.next_event.recv().unwrap_or(Event::InputEnded),
+                None => self
+                    .next_event
+                    .recv()
+                    .unwrap_or(Event::Keyboard(Keyboard::Ended)),
             };
             match event {
-                Event::Line(line) => return Ok(Some(typed_line(line))),
-                Event::InputEnded => {
+                Event::Keyboard(Keyboard::Line(line)) => return Ok(Some(typed_line(line))),
+                Event::Keyboard(Keyboard::Ended) => {
                     // Ctrl-D: end the prompt line so that the shell's prompt starts on a fresh
                     // line.
                     let _ = writeln!(messages);
                     return Ok(None);
                 }
-                Event::InputFailed(err) => {
+                Event::Keyboard(Keyboard::Failed(err)) => {
                     return Err(anyhow::Error::new(err).context("could not read standard input"))
                 }
                 Event::ServerClosed => {
@@ -181,7 +195,7 @@ impl Session<'_> {
                     echo.extend_from_slice(&bytes);
                     continue;
                 }
-                Ok(keyboard @ (Event::Line(_) | Event::InputEnded | Event::InputFailed(_))) => {
+                Ok(keyboard @ Event::Keyboard(_)) => {
                     self.held.push_back(keyboard);
                     continue;
                 }
@@ -202,7 +216,7 @@ impl Session<'_> {
 }
 
 /// A typed line as it is sent: a Windows console's `\r\n` becomes `\n`.
-fn typed_line(mut line: Vec<u8>) -> Vec<u8> {
+pub(super) fn typed_line(mut line: Vec<u8>) -> Vec<u8> {
     if line.ends_with(b"\r\n") {
         line.truncate(line.len() - 2);
         line.push(b'\n');
@@ -212,23 +226,23 @@ fn typed_line(mut line: Vec<u8>) -> Vec<u8> {
 
 /// Reads lines on a thread of its own, one per permit, so that waiting for the keyboard never
 /// keeps the session from noticing the server.
-fn spawn_line_reader(
+pub(super) fn spawn_line_reader<E: From<Keyboard> + Send + 'static>(
     mut input: impl BufRead + Send + 'static,
-    events: mpsc::SyncSender<Event>,
+    events: mpsc::SyncSender<E>,
     permit: mpsc::Receiver<()>,
 ) -> anyhow::Result<()> {
     thread::Builder::new()
         .name("keyboard".into())
         .spawn(move || loop {
             let mut line = Vec::new();
-            let event = match input.read_until(b'\n', &mut line) {
-                Ok(0) => Event::InputEnded,
-                Ok(_) => Event::Line(line),
+            let keyboard = match input.read_until(b'\n', &mut line) {
+                Ok(0) => Keyboard::Ended,
+                Ok(_) => Keyboard::Line(line),
                 Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
-                Err(err) => Event::InputFailed(err),
+                Err(err) => Keyboard::Failed(err),
             };
-            let last = !matches!(event, Event::Line(_));
-            if events.send(event).is_err() || last || permit.recv().is_err() {
+            let last = !matches!(keyboard, Keyboard::Line(_));
+            if events.send(keyboard.into()).is_err() || last || permit.recv().is_err() {
                 return;
             }
         })
@@ -280,7 +294,7 @@ fn spawn_connection_reader(
     Ok(())
 }
 
-fn is_quit(line: &[u8]) -> bool {
+pub(super) fn is_quit(line: &[u8]) -> bool {
     let trimmed = line.trim_ascii();
     QUIT_WORDS.iter().any(|word| trimmed == word.as_bytes())
 }

@@ -5,11 +5,13 @@
 //! - [`pipe`]: standard input streamed through the server to standard output, byte for byte.
 //! - [`message`]: one line sent and checked, for health checks.
 //!
-//! [`crate::measure`] builds `ping` and `bench` on the same [`Target`].
+//! [`udp`] has the same three modes over UDP. [`crate::measure`] builds `ping` and `bench` on the
+//! same [`Target`].
 
 mod interactive;
 mod message;
 mod pipe;
+pub mod udp;
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};

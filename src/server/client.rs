@@ -237,7 +237,7 @@ mod tests {
             panic!("a bug in a client thread");
         });
         assert!(thread.join().is_err());
-        let stats = counters.snapshot(limit.active());
+        let stats = counters.snapshot(limit.active(), None);
         assert_eq!(stats.active, 0);
         assert_eq!(stats.failed, 1);
         assert!(registry.drain().is_empty());
@@ -248,7 +248,7 @@ mod tests {
         let (limit, registry, counters, guard) = one_client();
         drop(guard);
         assert_eq!(limit.active(), 0);
-        assert_eq!(counters.snapshot(0).failed, 0);
+        assert_eq!(counters.snapshot(0, None).failed, 0);
         assert!(registry.drain().is_empty());
     }
 }

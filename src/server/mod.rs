@@ -6,6 +6,7 @@
 //!   that accounts for it however it ends.
 //! - `thread_cache.rs`: threads kept between clients, so that a short connection costs a wake-up
 //!   rather than a thread creation.
+//! - `udp.rs`: the UDP echo, one thread per UDP socket.
 //! - `stats.rs`: the counters.
 //!
 //! A [`ShutdownHandle`] stops a running server; a [`ServerProbe`] reads its counters (tests,
@@ -16,8 +17,9 @@ mod client;
 mod client_limit;
 mod stats;
 mod thread_cache;
+mod udp;
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread;
@@ -30,10 +32,11 @@ use crate::limits::{Limit, Setting, SettingNames};
 use accept::Acceptor;
 use client::{ClientJob, Registry, Serving, CLIENT_STACK_SIZE};
 use client_limit::ClientLimit;
-use stats::Counters;
+use stats::{Counters, DatagramCounters};
 use thread_cache::ThreadCache;
+use udp::DatagramEcho;
 
-pub use stats::StatsSnapshot;
+pub use stats::{DatagramStats, StatsSnapshot};
 pub use thread_cache::ThreadCacheConfig;
 
 /// How long a shutdown waits for its wake-up connection to the listener; on loopback it takes
@@ -49,6 +52,8 @@ pub struct ServerConfig {
     pub idle_timeout: Limit,
     /// How many client threads wait for the next client once theirs has left, and for how long.
     pub thread_cache: ThreadCacheConfig,
+    /// Serve UDP echo as well, on every address and the same port number.
+    pub udp: bool,
     /// How the log names a setting it points at (soc_server: its flags).
     pub names: SettingNames,
 }
@@ -59,6 +64,7 @@ impl Default for ServerConfig {
             max_clients: 1024,
             idle_timeout: Limit::After(Duration::from_secs(300)),
             thread_cache: ThreadCacheConfig::default(),
+            udp: false,
             names: Setting::field,
         }
     }
@@ -68,6 +74,9 @@ impl Default for ServerConfig {
 struct Shared {
     /// Every listening socket, each with the address it listens on.
     listeners: Vec<(TcpListener, SocketAddr)>,
+    /// The address of every UDP socket (their threads own the sockets).
+    datagram_addrs: Vec<SocketAddr>,
+    datagram_counters: Option<Arc<DatagramCounters>>,
     config: ServerConfig,
     stopping: Arc<AtomicBool>,
     /// The last client id handed out (ids are unique over all listeners).
@@ -88,13 +97,16 @@ impl Shared {
     }
 
     fn stats(&self) -> StatsSnapshot {
-        self.counters.snapshot(self.limit.active())
+        self.counters
+            .snapshot(self.limit.active(), self.datagram_counters.as_deref())
     }
 }
 
 /// A bound, listening echo server, not yet accepting.
 pub struct Server {
     shared: Arc<Shared>,
+    /// The UDP sockets, until `run` hands each to its thread.
+    datagram_sockets: Vec<UdpSocket>,
 }
 
 /// Stops a running [`Server`] from another thread (a signal handler, a test).
@@ -119,6 +131,18 @@ impl ShutdownHandle {
             let target = wake_address(addr);
             if let Err(err) = TcpStream::connect_timeout(&target, WAKE_TIMEOUT) {
                 warn!("could not wake the accept loop through {target}: {err}");
+            }
+        }
+        // A UDP thread blocked in recv_from() is woken the same way: by one datagram.
+        for &addr in &self.shared.datagram_addrs {
+            let target = wake_address(addr);
+            let unspecified: SocketAddr = match target {
+                SocketAddr::V4(_) => (Ipv4Addr::UNSPECIFIED, 0).into(),
+                SocketAddr::V6(_) => (Ipv6Addr::UNSPECIFIED, 0).into(),
+            };
+            let sent = UdpSocket::bind(unspecified).and_then(|socket| socket.send_to(&[], target));
+            if let Err(err) = sent {
+                warn!("could not wake the udp echo through {target}: {err}");
             }
         }
     }
@@ -160,12 +184,16 @@ impl Server {
         port: u16,
         config: ServerConfig,
     ) -> anyhow::Result<Server> {
-        let listeners = crate::net::listen_on_all(hosts, port)?;
-        Server::from_listeners(listeners, config)
+        let listening = crate::net::listen_on_all(hosts, port, config.udp)?;
+        Server::from_listeners(listening.tcp, listening.udp, config)
     }
 
-    /// Serves on listeners the caller has already bound (at least one).
-    fn from_listeners(listeners: Vec<TcpListener>, config: ServerConfig) -> anyhow::Result<Server> {
+    /// Serves on sockets already bound (at least one listener).
+    fn from_listeners(
+        listeners: Vec<TcpListener>,
+        datagram_sockets: Vec<UdpSocket>,
+        config: ServerConfig,
+    ) -> anyhow::Result<Server> {
         anyhow::ensure!(!listeners.is_empty(), "no address to listen on");
         let mut listening = Vec::with_capacity(listeners.len());
         for listener in listeners {
@@ -176,6 +204,20 @@ impl Server {
                 warn!("{warning}");
             }
             listening.push((listener, addr));
+        }
+        let mut datagram_addrs = Vec::with_capacity(datagram_sockets.len());
+        for socket in &datagram_sockets {
+            let addr = socket
+                .local_addr()
+                .context("could not read the udp address")?;
+            if !addr.ip().is_loopback() {
+                warn!(
+                    "udp {addr} is not a loopback address: anyone who can reach this host can use \
+                     the echo service, and since UDP source addresses are not verified, anyone \
+                     can make it send datagrams to a third party"
+                );
+            }
+            datagram_addrs.push(addr);
         }
         let stopping = Arc::new(AtomicBool::new(false));
         let counters = Arc::new(Counters::default());
@@ -191,9 +233,13 @@ impl Server {
             CLIENT_STACK_SIZE,
             move |job| serving.serve(job),
         );
+        let datagram_counters = config.udp.then(|| Arc::new(DatagramCounters::default()));
         Ok(Server {
+            datagram_sockets,
             shared: Arc::new(Shared {
                 listeners: listening,
+                datagram_addrs,
+                datagram_counters,
                 limit: ClientLimit::new(config.max_clients),
                 config,
                 stopping,
@@ -208,6 +254,11 @@ impl Server {
     /// The first address the server listens on, with the real port.
     pub fn local_addr(&self) -> SocketAddr {
         self.shared.listeners[0].1
+    }
+
+    /// Every address the server serves UDP echo on, in the order asked for (none without UDP).
+    pub fn udp_addrs(&self) -> Vec<SocketAddr> {
+        self.shared.datagram_addrs.clone()
     }
 
     /// Every address the server listens on, in the order asked for.
@@ -238,7 +289,7 @@ impl Server {
     ///
     /// Each listening address has its own accept loop (the first on this thread); the client
     /// limit and the counters are shared.
-    pub fn run(self) -> StatsSnapshot {
+    pub fn run(mut self) -> StatsSnapshot {
         let addrs: Vec<String> = self.local_addrs().iter().map(|a| a.to_string()).collect();
         let config = &self.shared.config;
         let max = config.max_clients;
@@ -252,6 +303,24 @@ impl Server {
             shared: Arc::clone(&self.shared),
             index,
         });
+        let datagram_threads: Vec<_> = std::mem::take(&mut self.datagram_sockets)
+            .into_iter()
+            .zip(self.shared.datagram_addrs.clone())
+            .filter_map(|(socket, addr)| {
+                let echo = DatagramEcho {
+                    socket,
+                    addr,
+                    counters: Arc::clone(self.shared.datagram_counters.as_ref()?),
+                    stopping: Arc::clone(&self.shared.stopping),
+                };
+                info!("serving udp echo on {addr}");
+                thread::Builder::new()
+                    .name(format!("udp {addr}"))
+                    .spawn(move || echo.run())
+                    .map_err(|err| error!("could not start the udp echo on {addr}: {err}"))
+                    .ok()
+            })
+            .collect();
         let first = acceptors.next().expect("a server has a listener");
         let others: Vec<_> = acceptors
             .filter_map(|acceptor| {
@@ -264,7 +333,7 @@ impl Server {
             })
             .collect();
         first.run();
-        for thread in others {
+        for thread in others.into_iter().chain(datagram_threads) {
             let _ = thread.join();
         }
         self.close_clients()

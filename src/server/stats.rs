@@ -40,8 +40,13 @@ impl Counters {
         self.bytes_echoed.fetch_add(bytes, Ordering::Relaxed);
     }
 
-    /// The counters now, with `active` clients being served.
-    pub(super) fn snapshot(&self, active: usize) -> StatsSnapshot {
+    /// The counters now, with `active` clients being served, and `datagrams` when the server
+    /// serves UDP.
+    pub(super) fn snapshot(
+        &self,
+        active: usize,
+        datagrams: Option<&DatagramCounters>,
+    ) -> StatsSnapshot {
         StatsSnapshot {
             active,
             served: self.served.load(Ordering::Relaxed),
@@ -49,8 +54,59 @@ impl Counters {
             timed_out: self.timed_out.load(Ordering::Relaxed),
             failed: self.failed.load(Ordering::Relaxed),
             bytes_echoed: self.bytes_echoed.load(Ordering::Relaxed),
+            udp: datagrams.map(DatagramCounters::snapshot),
         }
     }
+}
+
+/// Counters of the UDP echo, over all its sockets.
+#[derive(Debug, Default)]
+pub(super) struct DatagramCounters {
+    echoed: AtomicU64,
+    bytes: AtomicU64,
+    refused: AtomicU64,
+    failed: AtomicU64,
+}
+
+impl DatagramCounters {
+    /// A datagram of `bytes` went back to its sender.
+    pub(super) fn echoed(&self, bytes: u64) {
+        self.echoed.fetch_add(1, Ordering::Relaxed);
+        self.bytes.fetch_add(bytes, Ordering::Relaxed);
+    }
+
+    /// A datagram was refused: its source could start a loop between two services.
+    pub(super) fn refused(&self) {
+        self.refused.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A receive or a send failed.
+    pub(super) fn failed(&self) {
+        self.failed.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn snapshot(&self) -> DatagramStats {
+        DatagramStats {
+            echoed: self.echoed.load(Ordering::Relaxed),
+            bytes: self.bytes.load(Ordering::Relaxed),
+            refused: self.refused.load(Ordering::Relaxed),
+            failed: self.failed.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// A copy of the UDP echo's counters at one moment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct DatagramStats {
+    /// Datagrams sent back to their sender.
+    pub echoed: u64,
+    /// Bytes in them.
+    pub bytes: u64,
+    /// Datagrams not echoed because their source port could start an endless loop (0, a simple
+    /// service's port, this echo's own).
+    pub refused: u64,
+    /// Receives and sends that failed.
+    pub failed: u64,
 }
 
 /// A copy of the server's counters at one moment.
@@ -68,6 +124,8 @@ pub struct StatsSnapshot {
     pub failed: u64,
     /// Bytes echoed back, over all clients.
     pub bytes_echoed: u64,
+    /// The UDP echo's counters, when the server serves UDP.
+    pub udp: Option<DatagramStats>,
 }
 
 impl fmt::Display for StatsSnapshot {
@@ -76,6 +134,14 @@ impl fmt::Display for StatsSnapshot {
             f,
             "{} clients served, {} rejected, {} timed out, {} failed, {} bytes echoed",
             self.served, self.rejected, self.timed_out, self.failed, self.bytes_echoed
-        )
+        )?;
+        if let Some(udp) = &self.udp {
+            write!(
+                f,
+                "; udp: {} datagrams echoed ({} bytes), {} refused as possible loops, {} failed",
+                udp.echoed, udp.bytes, udp.refused, udp.failed
+            )?;
+        }
+        Ok(())
     }
 }

@@ -65,6 +65,25 @@ pub(crate) fn claim_listening_port(socket: &socket2::Socket) -> io::Result<()> {
     imp::claim_listening_port(socket)
 }
 
+/// Makes a UDP socket's port its own, on each system's terms, before `bind()`.
+///
+/// Unix: nothing. `SO_REUSEADDR` would be wrong here: on a UDP socket it lets a second socket bind
+/// the same address and port and take part of the datagrams, and UDP has no TIME_WAIT for it to
+/// help with. Windows: `SO_EXCLUSIVEADDRUSE`, as for TCP, so that no other program can bind it.
+pub(crate) fn claim_datagram_port(socket: &socket2::Socket) -> io::Result<()> {
+    imp::claim_datagram_port(socket)
+}
+
+/// Keeps a datagram that could not be delivered from failing the next receive.
+///
+/// When a datagram is sent to a port where nothing listens, the answer is an ICMP "port
+/// unreachable". Linux and macOS report it only on a connected socket. Windows reports it on
+/// any: the next `recv_from` fails with WSAECONNRESET, so one client that went away would
+/// interrupt the echo of every other; `SIO_UDP_CONNRESET` switched off stops that.
+pub(crate) fn ignore_port_unreachable(socket: &socket2::Socket) -> io::Result<()> {
+    imp::ignore_port_unreachable(socket)
+}
+
 /// Ends a connection from another thread: the peer sees end of stream, and a thread blocked
 /// reading or writing on it returns at once, with end of stream or an error.
 ///

@@ -168,6 +168,15 @@ pub(super) fn claim_listening_port(socket: &socket2::Socket) -> io::Result<()> {
     socket.set_reuse_address(true)
 }
 
+pub(super) fn claim_datagram_port(_socket: &socket2::Socket) -> io::Result<()> {
+    Ok(())
+}
+
+pub(super) fn ignore_port_unreachable(_socket: &socket2::Socket) -> io::Result<()> {
+    // An unconnected socket hears nothing of them here.
+    Ok(())
+}
+
 pub(super) fn cancel_blocked_io(_stream: &std::net::TcpStream) {
     // Nothing more: shutdown() has already woken every blocked call.
 }

@@ -8,9 +8,10 @@ use std::time::Duration;
 
 use windows_sys::Win32::Foundation::HANDLE;
 use windows_sys::Win32::Networking::WinSock::{
-    setsockopt, SOL_SOCKET, SO_EXCLUSIVEADDRUSE, WSAECONNABORTED, WSAECONNREFUSED, WSAECONNRESET,
-    WSAEHOSTDOWN, WSAEHOSTUNREACH, WSAEINTR, WSAEMFILE, WSAENETDOWN, WSAENETRESET, WSAENETUNREACH,
-    WSAENOBUFS, WSAENOTCONN, WSAETIMEDOUT, WSAEWOULDBLOCK,
+    setsockopt, WSAIoctl, SIO_UDP_CONNRESET, SOL_SOCKET, SO_EXCLUSIVEADDRUSE, WSAECONNABORTED,
+    WSAECONNREFUSED, WSAECONNRESET, WSAEHOSTDOWN, WSAEHOSTUNREACH, WSAEINTR, WSAEMFILE,
+    WSAENETDOWN, WSAENETRESET, WSAENETUNREACH, WSAENOBUFS, WSAENOTCONN, WSAETIMEDOUT,
+    WSAEWOULDBLOCK,
 };
 use windows_sys::Win32::System::Console::{
     SetConsoleCtrlHandler, CTRL_BREAK_EVENT, CTRL_CLOSE_EVENT, CTRL_C_EVENT,
@@ -61,6 +62,35 @@ pub(super) fn classify_accept_error(code: i32) -> AcceptErrorClass {
 pub(super) fn raise_open_file_limit(_sockets: usize) -> io::Result<OpenFileLimit> {
     log::debug!("no open-file limit to raise on Windows: sockets are limited by memory only");
     Ok(OpenFileLimit::NotApplicable)
+}
+
+pub(super) fn claim_datagram_port(socket: &socket2::Socket) -> io::Result<()> {
+    claim_listening_port(socket)
+}
+
+pub(super) fn ignore_port_unreachable(socket: &socket2::Socket) -> io::Result<()> {
+    let off: u32 = 0;
+    let mut returned: u32 = 0;
+    // SAFETY: WSAIoctl reads `cbinbuffer` bytes from the input pointer, which points at `off`,
+    // writes the byte count to `returned`, and uses no output buffer; both live for the call,
+    // which is synchronous (no OVERLAPPED); the socket handle is owned by `socket`.
+    let rc = unsafe {
+        WSAIoctl(
+            socket.as_raw_socket() as _,
+            SIO_UDP_CONNRESET,
+            (&off as *const u32).cast(),
+            std::mem::size_of::<u32>() as u32,
+            std::ptr::null_mut(),
+            0,
+            &mut returned,
+            std::ptr::null_mut(),
+            None,
+        )
+    };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
 }
 
 pub(super) fn claim_listening_port(socket: &socket2::Socket) -> io::Result<()> {

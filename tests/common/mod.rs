@@ -28,7 +28,12 @@ impl TestServer {
     }
 
     pub fn with_config(config: ServerConfig) -> TestServer {
-        let server = Server::bind(&["127.0.0.1"], 0, config).expect("bind a test server");
+        TestServer::with_config_on("127.0.0.1", config)
+    }
+
+    /// A server on `host` (a loopback address) with an OS-chosen port.
+    pub fn with_config_on(host: &str, config: ServerConfig) -> TestServer {
+        let server = Server::bind(&[host], 0, config).expect("bind a test server");
         let addr = server.local_addr();
         let handle = server.shutdown_handle();
         let probe = server.probe();
@@ -39,6 +44,18 @@ impl TestServer {
             probe,
             thread: Some(thread),
         }
+    }
+
+    /// Stops the server and returns its final counters; fails the test if it takes longer than
+    /// `limit` (instead of hanging it).
+    pub fn stop_within(self, limit: Duration) -> StatsSnapshot {
+        let (done, stopped) = mpsc::channel();
+        thread::spawn(move || {
+            let _ = done.send(self.stop());
+        });
+        stopped
+            .recv_timeout(limit)
+            .unwrap_or_else(|_| panic!("the server did not stop within {limit:?}"))
     }
 
     /// Stops the server and returns its final counters.

@@ -248,3 +248,92 @@ fn step1_server_dies_when_a_client_resets() {
     let status = exits_within(&mut server.child, STEP).expect("step 1's server must crash");
     assert!(!status.success(), "{status}");
 }
+
+/// Step 5's UDP server on an OS-chosen port, killed (by PID) on drop; its `listening on udp`
+/// line gives the address.
+fn start_udp_server() -> (Child, SocketAddr) {
+    let mut child = Command::new(example("step5_udp_server"))
+        .arg("0")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut stdout, &mut line).unwrap();
+    let addr = line
+        .trim()
+        .strip_prefix("listening on udp ")
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+        .parse()
+        .unwrap();
+    thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
+    (child, addr)
+}
+
+/// A UDP socket on loopback whose receives give up after [`STEP`].
+fn udp_socket() -> std::net::UdpSocket {
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    socket.set_read_timeout(Some(STEP)).unwrap();
+    socket
+}
+
+#[test]
+fn step5_keeps_message_boundaries_both_ways() {
+    let (mut server, addr) = start_udp_server();
+    // Two sends back to back come back as two receives, each whole: where TCP's byte stream
+    // glued or split them (step 2's torn reply), UDP keeps each datagram apart.
+    let socket = udp_socket();
+    socket.send_to(b"first", addr).unwrap();
+    socket.send_to(b"second, longer", addr).unwrap();
+    let mut buf = [0u8; 1024];
+    let mut echoes = Vec::new();
+    for _ in 0..2 {
+        let (n, from) = socket.recv_from(&mut buf).unwrap();
+        assert_eq!(from, addr);
+        echoes.push(buf[..n].to_vec());
+    }
+    assert_eq!(echoes, [b"first".to_vec(), b"second, longer".to_vec()]);
+
+    // And the client sends each line as one datagram: a server that records what it receives
+    // gets two lines as two datagrams.
+    let recorder = udp_socket();
+    let recorder_addr = recorder.local_addr().unwrap();
+    let mut client = start_client("step5_udp_client", recorder_addr, b"one\ntwo\n");
+    let mut received = Vec::new();
+    for _ in 0..2 {
+        let (n, from) = recorder.recv_from(&mut buf).unwrap();
+        received.push(buf[..n].to_vec());
+        recorder.send_to(&buf[..n], from).unwrap();
+    }
+    assert_eq!(received, [b"one\n".to_vec(), b"two\n".to_vec()]);
+    drop(client.stdin.take());
+    let status = exits_within(&mut client, STEP).expect("the client exits at end of input");
+    let (out, err) = output_of(&mut client);
+    assert!(status.success(), "{err}");
+    assert_eq!(out, "one\ntwo\n");
+    let _ = server.kill();
+    let _ = server.wait();
+}
+
+#[test]
+fn step5_client_sends_again_when_a_datagram_is_lost() {
+    // A server that drops the first datagram it receives and echoes the rest.
+    let lossy = udp_socket();
+    let addr = lossy.local_addr().unwrap();
+    let server = thread::spawn(move || {
+        let mut buf = [0u8; 1024];
+        let (_, _) = lossy.recv_from(&mut buf).unwrap();
+        let (n, from) = lossy.recv_from(&mut buf).unwrap();
+        lossy.send_to(&buf[..n], from).unwrap();
+    });
+    let mut client = start_client("step5_udp_client", addr, b"are you there?\n");
+    drop(client.stdin.take());
+    let status = exits_within(&mut client, STEP).expect("the client exits at end of input");
+    let (out, err) = output_of(&mut client);
+    assert!(status.success(), "{err}");
+    assert_eq!(out, "are you there?\n");
+    assert!(err.contains("sending again (1 of 3)"), "{err}");
+    server.join().unwrap();
+}

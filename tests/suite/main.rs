@@ -21,3 +21,4 @@ mod server_faults;
 mod server_limits;
 mod server_logging;
 mod traffic_dump;
+mod udp;

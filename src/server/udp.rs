@@ -1,0 +1,172 @@
+//! UDP echo (RFC 862's other half): each datagram goes back to its sender as one datagram with
+//! the same bytes. One thread per UDP socket, blocking `recv_from`/`send_to`: no connection, no
+//! accept, no client limit and no idle timeout (those are TCP notions).
+//!
+//! A datagram's source address is whatever its sender wrote, so an echo can be aimed at a third
+//! party. Two services that answer every datagram, aimed at each other, echo one datagram back
+//! and forth for ever (the echo/chargen loop, CVE-1999-0103). Like FreeBSD's inetd, the echo
+//! refuses datagrams from the ports such services answer from, and counts them.
+
+use std::io;
+use std::net::{SocketAddr, UdpSocket};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread;
+use std::time::Duration;
+
+use super::stats::DatagramCounters;
+use crate::dump::{trace_chunk, Direction};
+use crate::logging::RateLimited;
+
+/// The largest datagram UDP carries over IPv6 (over IPv4: 65 507), with a byte to spare to tell
+/// that nothing was cut off.
+const LARGEST_DATAGRAM: usize = 65_536;
+
+/// How long a UDP thread waits after an error that is not one datagram's (the socket itself
+/// failing), so that a persistent error cannot make it spin.
+const ERROR_BACKOFF: Duration = Duration::from_millis(50);
+
+/// How often a repeated warning (a refused datagram, a failed send) is logged at most.
+const WARNING_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Ports of services that answer any datagram with a datagram: a datagram from one of them is
+/// refused, as FreeBSD's inetd does, so that two such services cannot be set echoing each other.
+const ANSWERING_PORTS: [(u16, &str); 7] = [
+    (7, "echo"),
+    (11, "systat"),
+    (13, "daytime"),
+    (15, "netstat"),
+    (17, "quote of the day"),
+    (19, "chargen"),
+    (37, "time"),
+];
+
+/// Why a datagram is refused rather than echoed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Refusal {
+    /// Port 0 cannot be answered; a datagram claiming it is forged.
+    PortZero,
+    /// The port of a service that answers datagrams.
+    AnsweringService(u16, &'static str),
+    /// This server's own port, which another echo service would answer from too.
+    OwnPort(u16),
+}
+
+impl Refusal {
+    /// Why a datagram from `source` to a server on port `own_port` must not be echoed, if so.
+    pub(super) fn of(source: SocketAddr, own_port: u16) -> Option<Refusal> {
+        let port = source.port();
+        if port == 0 {
+            return Some(Refusal::PortZero);
+        }
+        if port == own_port {
+            return Some(Refusal::OwnPort(port));
+        }
+        ANSWERING_PORTS
+            .iter()
+            .find(|&&(answering, _)| answering == port)
+            .map(|&(port, name)| Refusal::AnsweringService(port, name))
+    }
+
+    fn reason(self) -> String {
+        match self {
+            Refusal::PortZero => "its source port is 0, which no sender has".into(),
+            Refusal::AnsweringService(port, name) => format!(
+                "its source port {port} ({name}) answers datagrams too, and echoing could start \
+                 an endless loop"
+            ),
+            Refusal::OwnPort(port) => format!(
+                "its source port {port} is this echo's own, from which another echo service \
+                 would answer, and echoing could start an endless loop"
+            ),
+        }
+    }
+}
+
+/// One UDP socket's echo.
+pub(super) struct DatagramEcho {
+    pub(super) socket: UdpSocket,
+    pub(super) addr: SocketAddr,
+    pub(super) counters: Arc<DatagramCounters>,
+    pub(super) stopping: Arc<AtomicBool>,
+}
+
+impl DatagramEcho {
+    /// Echoes datagrams until the server shuts down. Errors of one datagram never stop it.
+    pub(super) fn run(self) {
+        let mut buffer = vec![0u8; LARGEST_DATAGRAM];
+        let mut refusals = RateLimited::new(WARNING_INTERVAL);
+        let mut failures = RateLimited::new(WARNING_INTERVAL);
+        let own_port = self.addr.port();
+        loop {
+            let received = self.socket.recv_from(&mut buffer);
+            if self.stopping.load(Ordering::SeqCst) {
+                // The shutdown's own wake-up datagram, or the last one before it: not echoed.
+                return;
+            }
+            let (len, peer) = match received {
+                Ok(received) => received,
+                Err(err) => {
+                    self.counters.failed();
+                    match err.kind() {
+                        // One datagram's fault (an ICMP error about an earlier one, where the
+                        // system reports those): on to the next.
+                        io::ErrorKind::Interrupted
+                        | io::ErrorKind::ConnectionReset
+                        | io::ErrorKind::ConnectionRefused => {}
+                        _ => {
+                            failures.warn(|again| {
+                                format!("udp {}: receive failed: {err}, retrying{again}", self.addr)
+                            });
+                            thread::sleep(ERROR_BACKOFF);
+                        }
+                    }
+                    continue;
+                }
+            };
+            let datagram = &buffer[..len];
+            if let Some(refusal) = Refusal::of(peer, own_port) {
+                self.counters.refused();
+                refusals.warn(|again| {
+                    format!(
+                        "udp {peer}: a datagram of {len} bytes not echoed: {}{again}",
+                        refusal.reason()
+                    )
+                });
+                continue;
+            }
+            trace_chunk(peer, Direction::Received, datagram);
+            match self.socket.send_to(datagram, peer) {
+                Ok(_) => self.counters.echoed(len as u64),
+                Err(err) => {
+                    self.counters.failed();
+                    failures.warn(|again| {
+                        format!("udp {peer}: could not echo {len} bytes: {err}{again}")
+                    });
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn datagrams_from_answering_ports_are_refused() {
+        let from = |port: u16| SocketAddr::from(([127, 0, 0, 1], port));
+        assert_eq!(Refusal::of(from(0), 7), Some(Refusal::PortZero));
+        assert_eq!(
+            Refusal::of(from(19), 8888),
+            Some(Refusal::AnsweringService(19, "chargen"))
+        );
+        assert_eq!(
+            Refusal::of(from(7), 8888),
+            Some(Refusal::AnsweringService(7, "echo"))
+        );
+        assert_eq!(Refusal::of(from(8888), 8888), Some(Refusal::OwnPort(8888)));
+        assert_eq!(Refusal::of(from(40000), 8888), None);
+        assert_eq!(Refusal::of(from(53), 8888), None);
+    }
+}
