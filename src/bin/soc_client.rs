@@ -142,6 +142,19 @@ fn ping(
                 report.all_intact(),
             )
         }
+        Probes::Udp(options) => {
+            let measured = soc::measure::udp_ping::run(target, options, &stop, |event| {
+                show(text::udp_ping_line(event, client_flag))
+            })?;
+            let report = measured.report;
+            (
+                report.to_string(),
+                json::to_line_as("udp-ping", &report)?,
+                text::udp_ping_title(&report),
+                measured.histograms,
+                report.all_intact(),
+            )
+        }
         Probes::Connect(options) => {
             let measured = soc::measure::connect::run(target, options, &stop, |probe| {
                 show(text::connect_line(probe, client_flag))
@@ -202,6 +215,19 @@ fn bench(
             let measured = measured?;
             (
                 BenchReport::Rate(measured.report),
+                Some(measured.histograms),
+            )
+        }
+        Workload::UdpRate(options) => {
+            raise_open_file_limit(options.sockets);
+            let mut progress = ProgressLine::on_stderr();
+            let measured = soc::measure::udp_rate::udp_rate(target, options, &stop, |tick| {
+                progress.show(tick)
+            });
+            progress.finish();
+            let measured = measured?;
+            (
+                BenchReport::UdpRate(measured.report),
                 Some(measured.histograms),
             )
         }

@@ -17,6 +17,8 @@ use crate::measure::ping::PingOptions;
 use crate::measure::pingpong::PingPongOptions;
 use crate::measure::rate::RateOptions;
 use crate::measure::stream::StreamOptions;
+use crate::measure::udp_ping::{UdpPingOptions, STAMP_BYTES};
+use crate::measure::udp_rate::{UdpRateOptions, SEQ_BYTES};
 
 /// Echo client: sends lines or bytes to an echo server (TCP, or UDP with -u) and prints what
 /// comes back.
@@ -95,6 +97,11 @@ struct PingArgs {
     #[arg(long)]
     connect: bool,
 
+    /// Probe over UDP: each probe a datagram, against any UDP echo; lost, late, duplicated,
+    /// reordered and altered echoes are counted, and RFC 3550 jitter given
+    #[arg(short, long, conflicts_with = "connect")]
+    udp: bool,
+
     /// Print only the summary, as one JSON object on standard output
     #[arg(long)]
     json: bool,
@@ -160,6 +167,11 @@ struct BenchArgs {
     #[arg(long, value_name = "RATE", value_parser = parse_rate, conflicts_with = "stream")]
     rate: Option<f64>,
 
+    /// Datagrams instead, with --rate: -c sockets, -s bytes each; lost, late, duplicated,
+    /// reordered and altered echoes are counted
+    #[arg(short, long, conflicts_with = "stream")]
+    udp: bool,
+
     /// Event-loop threads driving the connections (1 leaves the other cores to a local server)
     #[arg(short, long, value_name = "N", default_value_t = 1,
           value_parser = clap::value_parser!(u32).range(1..=256))]
@@ -223,6 +235,8 @@ pub enum Probes {
     Echo(PingOptions),
     /// New connections (`--connect`).
     Connect(ConnectOptions),
+    /// Datagrams (`-u`).
+    Udp(UdpPingOptions),
 }
 
 /// What `ping` prints.
@@ -242,7 +256,12 @@ pub enum Workload {
     PingPong(PingPongOptions),
     Stream(StreamOptions),
     Rate(RateOptions),
+    /// `-u --rate`.
+    UdpRate(UdpRateOptions),
 }
+
+/// The largest UDP payload over IPv4.
+const MAX_DATAGRAM: usize = 65_507;
 
 impl ClientRequest {
     /// The request the command line makes; exits with a usage error (code 2), as clap does, when
@@ -257,13 +276,7 @@ impl ClientRequest {
         if args.message.is_some() && args.command.is_some() {
             usage_error("-m/--message cannot be used with a subcommand".into());
         }
-        if args.udp && args.command.is_some() {
-            usage_error(
-                "-u/--udp before the subcommand applies to the interactive, piped and -m modes \
-                 only"
-                    .into(),
-            );
-        }
+        let udp = args.udp;
         let transport = match args.udp {
             true => Transport::Udp {
                 datagram_size: args.size as usize,
@@ -277,6 +290,18 @@ impl ClientRequest {
         let timeout = args.timeout;
         let mode = match (args.command, args.message) {
             (Some(Command::Ping(ping)), _) => {
+                // `soc_client -u ping` means `soc_client ping -u`.
+                let udp = udp || ping.udp;
+                if udp && ping.connect {
+                    usage_error("--connect times TCP handshakes: it does not go with -u".into());
+                }
+                if udp && (ping.size as usize) < STAMP_BYTES {
+                    usage_error(format!(
+                        "-s {}: a UDP probe needs at least {STAMP_BYTES} bytes, for its sequence \
+                         number and send time",
+                        ping.size
+                    ));
+                }
                 let exports = ExportFiles {
                     hgrm: ping.exports.hgrm,
                     hlog: None,
@@ -284,13 +309,20 @@ impl ClientRequest {
                 };
                 let intervals = exports.need_intervals();
                 ClientMode::Ping {
-                    probes: match ping.connect {
-                        true => Probes::Connect(ConnectOptions {
+                    probes: match (ping.connect, udp) {
+                        (true, _) => Probes::Connect(ConnectOptions {
                             count: ping.count,
                             interval: ping.interval,
                             intervals,
                         }),
-                        false => Probes::Echo(PingOptions {
+                        (false, true) => Probes::Udp(UdpPingOptions {
+                            count: ping.count,
+                            interval: ping.interval,
+                            size: ping.size as usize,
+                            timeout,
+                            intervals,
+                        }),
+                        (false, false) => Probes::Echo(PingOptions {
                             count: ping.count,
                             interval: ping.interval,
                             size: ping.size as usize,
@@ -315,9 +347,34 @@ impl ClientRequest {
                     plot: bench.exports.plot,
                 };
                 let intervals = exports.need_intervals();
+                let udp = udp || bench.udp;
+                if udp && bench.rate.is_none() {
+                    usage_error(
+                        "bench -u needs --rate RATE: closed-loop UDP makes no sense, as one lost \
+                         datagram would stall its socket for the whole --timeout"
+                            .into(),
+                    );
+                }
+                if udp && !(SEQ_BYTES..=MAX_DATAGRAM).contains(&(bench.size as usize)) {
+                    usage_error(format!(
+                        "-s {}: a UDP datagram here is {SEQ_BYTES} bytes at least (its sequence \
+                         number) and {MAX_DATAGRAM} at most",
+                        bench.size
+                    ));
+                }
                 ClientMode::Bench {
                     workload: match (bench.stream, bench.rate) {
                         (Some(bytes), _) => Workload::Stream(StreamOptions { bytes, timeout }),
+                        (None, Some(rate)) if udp => Workload::UdpRate(UdpRateOptions {
+                            rate,
+                            sockets: bench.connections as usize,
+                            size: bench.size as usize,
+                            duration: bench.duration,
+                            warmup: bench.warmup,
+                            timeout,
+                            threads: bench.threads as usize,
+                            intervals,
+                        }),
                         (None, Some(rate)) => Workload::Rate(RateOptions {
                             rate,
                             connections: bench.connections as usize,

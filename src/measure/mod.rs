@@ -3,6 +3,8 @@
 //! Measuring is kept apart from showing. The workloads run and produce result types:
 //! - [`ping`]: probes over one connection, like ping(8), reported as they go;
 //! - [`connect`]: the time of a TCP handshake, one new connection per probe;
+//! - [`udp_ping`]: probes as datagrams: loss, lateness, duplicates, reordering and jitter;
+//! - [`udp_rate`]: open-loop datagrams, and what the path did to them;
 //! - [`pingpong`]: closed-loop round trips on many connections, on a few event-loop threads;
 //! - [`rate`]: open-loop load, every message at its scheduled time, free of coordinated omission;
 //! - [`stream`]: one connection streaming verified pseudo-random bytes.
@@ -20,9 +22,12 @@ pub mod ping;
 pub mod pingpong;
 pub mod rate;
 pub mod report;
+mod schedule;
 mod sockets;
 pub mod stream;
 mod tally;
+pub mod udp_ping;
+pub mod udp_rate;
 mod verdict;
 
 use std::time::Duration;

@@ -25,6 +25,7 @@ use mio::{Events, Token};
 
 use super::load::{measured_seconds, run_event_loops, server_gone_after, Run, Window};
 use super::report::{Histograms, LatencyMs, LatenessMs, Measured, RateReport};
+use super::schedule::Schedule;
 use super::sockets::{Broken, Sockets, MAINTENANCE_INTERVAL};
 use super::tally::{one_per_second, Tally, INTERVAL};
 use super::Tick;
@@ -54,14 +55,6 @@ pub struct RateOptions {
     /// Keep one histogram per second (for an interval log or a plot).
     pub intervals: bool,
 }
-
-/// The generator's p99 lateness may always be this much: below it, the run describes the server.
-const MOST_LATENESS: Duration = Duration::from_millis(1);
-
-/// Above [`MOST_LATENESS`], the generator's p99 lateness may still be this share of the p99
-/// latency it measured (a 2 ms hiccup is nothing beside a 300 ms queue; beside 0.3 ms it is the
-/// measurement).
-const LATENESS_SHARE: f64 = 0.1;
 
 /// Bytes queued at most per connection: messages due beyond them are made when there is room, so
 /// memory stays bounded however long the server stalls.
@@ -107,9 +100,7 @@ pub fn rate(
         false => 0.0,
     };
     let counts = tally.schedule;
-    let ms = |nanos: u64| nanos as f64 / 1e6;
     let latency_ms = LatencyMs::with_p9999(&tally.latency);
-    let limit_ms = (MOST_LATENESS.as_secs_f64() * 1000.0).max(latency_ms.p99 * LATENESS_SHARE);
     let report = RateReport {
         server: server.to_string(),
         connections: options.connections,
@@ -127,12 +118,7 @@ pub fn rate(
         round_trips: tally.round_trips,
         latency_ms,
         uncorrected_latency_ms: LatencyMs::with_p9999(&tally.uncorrected),
-        generator_lateness_ms: LatenessMs {
-            p50: ms(tally.lateness.value_at_quantile(0.50)),
-            p99: ms(tally.lateness.value_at_quantile(0.99)),
-            max: ms(tally.lateness.max()),
-            limit: limit_ms,
-        },
+        generator_lateness_ms: LatenessMs::of(&tally.lateness, latency_ms.p99),
         fairness: tally.fairness,
         errors: tally.errors,
         server_gone_after: server_gone_after(&run),
@@ -147,35 +133,6 @@ pub fn rate(
             start,
         },
     })
-}
-
-/// When each message is due: message `k` of connection `c` at `start + (c + k·N) / rate`, so
-/// each connection keeps its own even schedule (N / rate apart) and the connections are offset by
-/// 1 / rate, never firing together.
-#[derive(Debug, Clone, Copy)]
-struct Schedule {
-    start: Instant,
-    rate: f64,
-    connections: u64,
-}
-
-impl Schedule {
-    fn at(&self, connection: u64, k: u64) -> Instant {
-        let index = (connection + k * self.connections) as f64;
-        self.start + Duration::from_secs_f64(index / self.rate)
-    }
-
-    /// The first `k` of `connection` that is due at or after `time`.
-    fn first_at_or_after(&self, connection: u64, time: Instant) -> u64 {
-        let secs = time.saturating_duration_since(self.start).as_secs_f64();
-        let estimate = ((secs * self.rate - connection as f64) / self.connections as f64).max(0.0);
-        // The estimate is right within one either way; float rounding decides which.
-        let mut k = (estimate.ceil() as u64).saturating_sub(1);
-        while self.at(connection, k) < time {
-            k += 1;
-        }
-        k
-    }
 }
 
 /// What the event loops of one open-loop run share besides the [`Run`].
@@ -649,34 +606,4 @@ impl EventLoop {
 
 fn nanos(duration: Duration) -> u64 {
     u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn each_connection_keeps_an_even_schedule_offset_from_the_others() {
-        let start = Instant::now();
-        let schedule = Schedule {
-            start,
-            rate: 1000.0,
-            connections: 4,
-        };
-        // 1000/s over 4 connections: each every 4 ms, the connections 1 ms apart.
-        let ms = |instant: Instant| (instant - start).as_secs_f64() * 1000.0;
-        assert!((ms(schedule.at(0, 0)) - 0.0).abs() < 1e-6);
-        assert!((ms(schedule.at(1, 0)) - 1.0).abs() < 1e-6);
-        assert!((ms(schedule.at(3, 2)) - 11.0).abs() < 1e-6);
-        // Connection 1's messages are due at 1, 5, 9, 13 ms: the first at or after 10 ms is k = 3.
-        assert_eq!(
-            schedule.first_at_or_after(1, start + Duration::from_millis(10)),
-            3
-        );
-        assert_eq!(
-            schedule.first_at_or_after(1, start + Duration::from_millis(9)),
-            2
-        );
-        assert_eq!(schedule.first_at_or_after(2, start), 0);
-    }
 }

@@ -223,6 +223,33 @@ pub struct LatenessMs {
     pub limit: f64,
 }
 
+/// The generator's p99 lateness may always be this much: below it, the run describes the server.
+const MOST_LATENESS_MS: f64 = 1.0;
+
+/// Above [`MOST_LATENESS_MS`], the generator's p99 lateness may still be this share of the p99
+/// latency it measured (a 2 ms hiccup is nothing beside a 300 ms queue; beside 0.3 ms it is the
+/// measurement).
+const LATENESS_SHARE: f64 = 0.1;
+
+impl LatenessMs {
+    /// The figures of `lateness` (nanoseconds), with the limit for a run whose p99 latency was
+    /// `measured_p99_ms`.
+    pub(crate) fn of(lateness: &Histogram<u64>, measured_p99_ms: f64) -> LatenessMs {
+        let ms = |nanos: u64| nanos as f64 / 1e6;
+        LatenessMs {
+            p50: ms(lateness.value_at_quantile(0.50)),
+            p99: ms(lateness.value_at_quantile(0.99)),
+            max: ms(lateness.max()),
+            limit: MOST_LATENESS_MS.max(measured_p99_ms * LATENESS_SHARE),
+        }
+    }
+
+    /// Whether the generator was late enough for the run to describe it rather than the server.
+    pub fn too_late(&self) -> bool {
+        self.p99 > self.limit
+    }
+}
+
 /// The result of an open-loop run (`bench --rate`).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RateReport {
@@ -328,6 +355,96 @@ impl StreamReport {
     }
 }
 
+/// What became of the datagrams, beyond the schedule's counts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct DatagramCounts {
+    /// Datagrams with no echo within the timeout (by the end of the wait).
+    pub lost: u64,
+    /// Echoes that came after the timeout (their datagram counted late, not lost).
+    pub late: u64,
+    /// Second (and later) echoes of one datagram.
+    pub duplicated: u64,
+    /// Echoes that came after a later datagram's echo (still counted as echoed).
+    pub out_of_order: u64,
+    /// Echoes whose bytes differ from the datagram's.
+    pub corrupted: u64,
+}
+
+/// The result of an open-loop UDP run (`bench -u --rate`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct UdpRateReport {
+    /// The server's address.
+    pub server: String,
+    pub sockets: usize,
+    pub datagram_bytes: usize,
+    /// Length of the measured window.
+    pub seconds: f64,
+    pub asked_rate: f64,
+    /// Datagrams per second sent, of those due in the measured time.
+    pub sent_rate: f64,
+    /// Echoes per second that arrived in the measured time.
+    pub echoed_rate: f64,
+    /// Datagrams due in the measured time.
+    pub due: u64,
+    /// Of those, sent.
+    pub sent: u64,
+    /// Of those, echoed intact and on time: the round trips measured.
+    pub echoed: u64,
+    #[serde(flatten)]
+    pub counts: DatagramCounts,
+    /// `lost` as a share of `sent`, in percent.
+    pub loss_percent: f64,
+    /// Datagrams that found their socket full when they were due.
+    pub socket_waits: u64,
+    /// From each datagram's scheduled time to its echo.
+    pub latency_ms: Option<LatencyMs>,
+    /// From the moment each was sent to its echo.
+    pub uncorrected_latency_ms: Option<LatencyMs>,
+    pub generator_lateness_ms: LatenessMs,
+    /// Echoes per socket: fewest, most, sockets with none.
+    pub fairness: Fairness,
+    /// The server went away (nothing listens any more) this many seconds into the measured
+    /// time.
+    pub server_gone_after: Option<f64>,
+}
+
+/// The result of a UDP ping run.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct UdpPingReport {
+    /// Where the probes went.
+    pub server: SocketAddr,
+    pub probe_bytes: usize,
+    pub sent: u64,
+    /// Probes back intact and on time.
+    pub echoed: u64,
+    /// Probes with no echo at all (by the end of the wait for stragglers).
+    pub lost: u64,
+    /// Probes whose echo came after the timeout.
+    pub late: u64,
+    /// Second (and later) echoes of one probe.
+    pub duplicates: u64,
+    /// Echoes that came after a later probe's echo.
+    pub out_of_order: u64,
+    /// Echoes that came back altered (and datagrams that matched no probe).
+    pub corrupted: u64,
+    /// `lost` as a share of `sent`, in percent.
+    pub loss_percent: f64,
+    /// From the first probe to the end of the run.
+    pub seconds: f64,
+    /// Round trips of the echoed probes.
+    pub rtt_ms: Option<RttMs>,
+    pub latency_ms: Option<LatencyMs>,
+    /// RFC 3550's interarrival jitter over the echoed probes, in milliseconds.
+    pub jitter_ms: Option<f64>,
+}
+
+impl UdpPingReport {
+    /// True if probes were sent and every one came back intact and on time: the exit status.
+    pub fn all_intact(&self) -> bool {
+        self.sent > 0 && self.echoed == self.sent && self.lost + self.late + self.corrupted == 0
+    }
+}
+
 /// Either bench report, tagged by mode for JSON.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "mode", rename_all = "kebab-case")]
@@ -338,6 +455,8 @@ pub enum BenchReport {
     Stream(StreamReport),
     /// `soc_client bench --rate RATE`.
     Rate(RateReport),
+    /// `soc_client bench -u --rate RATE`.
+    UdpRate(UdpRateReport),
 }
 
 #[cfg(test)]

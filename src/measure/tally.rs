@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use hdrhistogram::Histogram;
 
-use super::report::{ErrorCounts, Fairness, LatencyMs, ScheduleCounts};
+use super::report::{DatagramCounts, ErrorCounts, Fairness, LatencyMs, ScheduleCounts};
 
 /// Latencies are kept in nanoseconds, with 3 significant digits, up to a minute.
 pub(crate) fn new_histogram() -> Histogram<u64> {
@@ -59,6 +59,8 @@ pub(crate) struct Tally {
     pub(crate) fairness: Fairness,
     /// Open loop: what the schedule asked for and what became of it.
     pub(crate) schedule: ScheduleCounts,
+    /// UDP: what became of the datagrams.
+    pub(crate) datagrams: DatagramCounts,
     /// Why the last connect failed, if one did: the error to show when none succeeded.
     pub(crate) connect_error: Option<anyhow::Error>,
 }
@@ -75,6 +77,7 @@ impl Tally {
             errors: ErrorCounts::default(),
             fairness: Fairness::default(),
             schedule: ScheduleCounts::default(),
+            datagrams: DatagramCounts::default(),
             connect_error: None,
         }
     }
@@ -149,6 +152,12 @@ impl Tally {
         s.sent += o.sent;
         s.echoed_in_window += o.echoed_in_window;
         s.socket_waits += o.socket_waits;
+        let (d, o) = (&mut self.datagrams, other.datagrams);
+        d.lost += o.lost;
+        d.late += o.late;
+        d.duplicated += o.duplicated;
+        d.out_of_order += o.out_of_order;
+        d.corrupted += o.corrupted;
         self.connect_error = self.connect_error.take().or(other.connect_error);
         Ok(())
     }

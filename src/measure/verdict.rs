@@ -2,7 +2,7 @@
 //! loudly: a run in which some connection never got an answer, an echo came back wrong, or the
 //! server went away is a failed run, not a slow one.
 
-use super::report::BenchReport;
+use super::report::{BenchReport, LatenessMs};
 use crate::limits::Hinted;
 
 impl BenchReport {
@@ -85,15 +85,8 @@ impl BenchReport {
                         e.after_warmup
                     ));
                 }
-                let late = &r.generator_lateness_ms;
-                if late.p99 > late.limit {
-                    return fail(format!(
-                        "the generator itself was late: its p99 lateness is {:.3} ms, more than \
-                         1 ms and more than a tenth of the p99 latency it measured ({:.3} ms), so \
-                         these numbers describe the generator, not the server; give it more \
-                         threads ({{threads}}) or ask a lower rate ({{rate}})",
-                        late.p99, r.latency_ms.p99
-                    ));
+                if let Some(late) = too_late(&r.generator_lateness_ms, r.latency_ms.p99) {
+                    return Err(late);
                 }
                 if e.timeouts > 0 {
                     return fail(format!(
@@ -112,6 +105,44 @@ impl BenchReport {
                 r.bytes_echoed, r.bytes_sent, r.corrupted_bytes
             )),
             BenchReport::Stream(_) => Ok(()),
+            BenchReport::UdpRate(r) => {
+                // Loss, duplicates and reordering are what the run measures, not its failure;
+                // corruption and a generator too late to keep its schedule are.
+                let c = &r.counts;
+                if c.corrupted > 0 {
+                    return fail(format!("{} echoes came back corrupted", c.corrupted));
+                }
+                if let Some(after) = r.server_gone_after {
+                    return fail(format!(
+                        "the server went away {after:.1} s into the measured time (nothing \
+                         listens on its port any more); the rates above are partial"
+                    ));
+                }
+                let Some(latency) = r.latency_ms else {
+                    return fail(format!(
+                        "no echo came back: {} datagrams sent, every one lost; is a UDP echo \
+                         listening there (soc_server -u)?",
+                        r.sent
+                    ));
+                };
+                if let Some(late) = too_late(&r.generator_lateness_ms, latency.p99) {
+                    return Err(late);
+                }
+                Ok(())
+            }
         }
     }
+}
+
+/// The failure of an open-loop run whose generator fell behind its own schedule, if it did.
+fn too_late(late: &LatenessMs, measured_p99_ms: f64) -> Option<Hinted> {
+    late.too_late().then(|| {
+        Hinted::new(format!(
+            "the generator itself was late: its p99 lateness is {:.3} ms, more than 1 ms and more \
+             than a tenth of the p99 latency it measured ({measured_p99_ms:.3} ms), so these \
+             numbers describe the generator, not the server; give it more threads ({{threads}}) \
+             or ask a lower rate ({{rate}})",
+            late.p99
+        ))
+    })
 }

@@ -7,9 +7,10 @@ use crate::limits::{Hinted, SettingNames};
 use crate::measure::connect::{ConnectOutcome, ConnectProbe};
 use crate::measure::ping::{PingEvent, ProbeOutcome};
 use crate::measure::report::{
-    BenchReport, ConnectReport, ErrorCounts, Fairness, LatencyMs, PingReport, RateReport, RttMs,
-    KEPT_UP,
+    BenchReport, ConnectReport, ErrorCounts, Fairness, LatencyMs, LatenessMs, PingReport,
+    RateReport, RttMs, UdpPingReport, UdpRateReport, KEPT_UP,
 };
+use crate::measure::udp_ping::{UdpOutcome, UdpPingEvent};
 
 /// The line ping prints for `event`, naming settings through `names`.
 pub fn ping_line(event: &PingEvent, names: SettingNames) -> String {
@@ -37,6 +38,88 @@ pub fn ping_line(event: &PingEvent, names: SettingNames) -> String {
         }
         ProbeOutcome::Broken(err) => format!("seq={seq} lost: {err:#}"),
     }
+}
+
+/// The line `ping -u` prints for `event`, naming settings through `names`.
+pub fn udp_ping_line(event: &UdpPingEvent, names: SettingNames) -> String {
+    let (seq, size, server, outcome) = match event {
+        UdpPingEvent::Started { server, size } => {
+            return format!("PING udp {server}: {size} bytes per probe")
+        }
+        UdpPingEvent::Stray { bytes } => {
+            return format!(
+                "a datagram of {bytes} bytes that matches no probe sent: counted corrupted"
+            )
+        }
+        UdpPingEvent::Waiting(wait) => {
+            return format!(
+                "waiting up to {:.1} s for the echoes still missing",
+                wait.as_secs_f64()
+            )
+        }
+        UdpPingEvent::Probe {
+            seq,
+            size,
+            server,
+            outcome,
+        } => (seq, size, server, outcome),
+    };
+    match outcome {
+        UdpOutcome::Echoed { rtt, out_of_order } => format!(
+            "{size} bytes from {server}: seq={seq} time={:.3} ms{}",
+            millis(*rtt),
+            if *out_of_order { " (out of order)" } else { "" }
+        ),
+        UdpOutcome::Lost(timeout) => Hinted::new(format!(
+            "seq={seq} lost: no echo within {timeout} ({{timeout}})"
+        ))
+        .render(names),
+        UdpOutcome::Late(after) => format!(
+            "seq={seq} late: its echo came {:.3} ms after it was sent, past the timeout \
+             (counted late, not lost)",
+            millis(*after)
+        ),
+        UdpOutcome::Duplicate(after) => format!(
+            "seq={seq} duplicate: another echo, {:.3} ms after it was sent",
+            millis(*after)
+        ),
+        UdpOutcome::Corrupted(differing) => {
+            format!("seq={seq} corrupted: {differing} bytes differ")
+        }
+    }
+}
+
+impl fmt::Display for UdpPingReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "--- udp {} ping statistics ---", self.server)?;
+        write!(
+            f,
+            "{} probes sent, {} echoed, {} lost, {} late, {} duplicates, {} out of order, {} \
+             corrupted, {:.1}% loss, time {:.0} ms",
+            self.sent,
+            self.echoed,
+            self.lost,
+            self.late,
+            self.duplicates,
+            self.out_of_order,
+            self.corrupted,
+            self.loss_percent,
+            self.seconds * 1000.0
+        )?;
+        write_rtt(f, self.rtt_ms)?;
+        if let Some(jitter) = self.jitter_ms {
+            write!(f, ", jitter {jitter:.3} ms")?;
+        }
+        Ok(())
+    }
+}
+
+/// What a UDP ping run measured, in a line.
+pub fn udp_ping_title(report: &UdpPingReport) -> String {
+    format!(
+        "soc_client ping -u: {} probes of {} B to udp {}, {:.1} s",
+        report.sent, report.probe_bytes, report.server, report.seconds
+    )
 }
 
 /// The line `ping --connect` prints for one attempt, naming settings through `names`.
@@ -116,6 +199,10 @@ pub fn bench_title(report: &BenchReport) -> String {
             "soc_client bench --stream {}: one connection to {}",
             r.bytes_sent, r.server
         ),
+        BenchReport::UdpRate(r) => format!(
+            "soc_client bench -u --rate {}: open loop, {} sockets x {} B to udp {}, {:.1} s",
+            r.asked_rate, r.sockets, r.datagram_bytes, r.server, r.seconds
+        ),
     }
 }
 
@@ -167,6 +254,7 @@ impl fmt::Display for BenchReport {
                 write!(f, "{}", errors(&r.errors))
             }
             BenchReport::Rate(r) => rate_report(f, r),
+            BenchReport::UdpRate(r) => udp_rate_report(f, r),
             BenchReport::Stream(r) => {
                 writeln!(
                     f,
@@ -221,12 +309,7 @@ fn rate_report(f: &mut fmt::Formatter<'_>, r: &RateReport) -> fmt::Result {
         "uncorrected   {}  (from its first byte written)",
         percentiles(&r.uncorrected_latency_ms)
     )?;
-    let late = &r.generator_lateness_ms;
-    writeln!(
-        f,
-        "generator     late p50 {:.3}  p99 {:.3}  max {:.3} ms  (its own delay; fails above a p99 of {:.3})",
-        late.p50, late.p99, late.max, late.limit
-    )?;
+    writeln!(f, "{}", generator(&r.generator_lateness_ms))?;
     writeln!(f, "{}", per_connection(&r.fairness))?;
     write!(f, "{}", errors(&r.errors))?;
     if !r.kept_up() {
@@ -241,6 +324,76 @@ fn rate_report(f: &mut fmt::Formatter<'_>, r: &RateReport) -> fmt::Result {
         )?;
     }
     Ok(())
+}
+
+fn udp_rate_report(f: &mut fmt::Formatter<'_>, r: &UdpRateReport) -> fmt::Result {
+    writeln!(
+        f,
+        "udp rate: {} sockets x {} B to udp {}, {:.1} s measured{}",
+        r.sockets,
+        r.datagram_bytes,
+        r.server,
+        r.seconds,
+        match r.server_gone_after {
+            Some(_) => " (PARTIAL: the server went away)",
+            None => "",
+        }
+    )?;
+    writeln!(
+        f,
+        "rates         asked {:.0}/s, sent {:.0}/s, echoed {:.0}/s",
+        r.asked_rate, r.sent_rate, r.echoed_rate
+    )?;
+    let c = &r.counts;
+    writeln!(
+        f,
+        "datagrams     {} due, {} sent, {} echoed, {} lost ({:.2} %), {} late, {} duplicated, {} \
+         out of order, {} corrupted, {} waited for their socket",
+        r.due,
+        r.sent,
+        r.echoed,
+        c.lost,
+        r.loss_percent,
+        c.late,
+        c.duplicated,
+        c.out_of_order,
+        c.corrupted,
+        r.socket_waits
+    )?;
+    match (&r.latency_ms, &r.uncorrected_latency_ms) {
+        (Some(latency), Some(uncorrected)) => {
+            writeln!(
+                f,
+                "latency (ms)  {}  (from each datagram's scheduled time)",
+                percentiles(latency)
+            )?;
+            writeln!(
+                f,
+                "uncorrected   {}  (from the moment it was sent)",
+                percentiles(uncorrected)
+            )?;
+        }
+        _ => writeln!(
+            f,
+            "latency (ms)  none: no echo came back in the measured time"
+        )?,
+    }
+    writeln!(f, "{}", generator(&r.generator_lateness_ms))?;
+    write!(
+        f,
+        "per socket    fewest {}  most {} echoes  ({} with none)",
+        fewest(&r.fairness),
+        r.fairness.most,
+        r.fairness.silent
+    )
+}
+
+fn generator(late: &LatenessMs) -> String {
+    format!(
+        "generator     late p50 {:.3}  p99 {:.3}  max {:.3} ms  (its own delay; fails above a p99 \
+         of {:.3})",
+        late.p50, late.p99, late.max, late.limit
+    )
 }
 
 /// `p50 … max`, and p99.99 where the run has it.
@@ -258,14 +411,18 @@ fn percentiles(l: &LatencyMs) -> String {
 fn per_connection(fair: &Fairness) -> String {
     format!(
         "per connection  fewest {}  most {} round trips  ({} with none)",
-        if fair.fewest == u64::MAX {
-            0
-        } else {
-            fair.fewest
-        },
+        fewest(fair),
         fair.most,
         fair.silent
     )
+}
+
+/// The fewest round trips of any connection, 0 when none was counted.
+fn fewest(fair: &Fairness) -> u64 {
+    match fair.fewest {
+        u64::MAX => 0,
+        fewest => fewest,
+    }
 }
 
 fn errors(e: &ErrorCounts) -> String {
