@@ -288,6 +288,18 @@ impl ClientRequest {
             .resolve()
             .unwrap_or_else(|err| usage_error(err));
         let timeout = args.timeout;
+        let measuring_udp = match &args.command {
+            Some(Command::Ping(ping)) => udp || ping.udp,
+            Some(Command::Bench(bench)) => udp || bench.udp,
+            None => false,
+        };
+        if measuring_udp && timeout.as_option().is_none() {
+            usage_error(
+                "--timeout 0 does not go with -u: a datagram may never come back, and the \
+                 timeout is when it is counted lost"
+                    .into(),
+            );
+        }
         let mode = match (args.command, args.message) {
             (Some(Command::Ping(ping)), _) => {
                 // `soc_client -u ping` means `soc_client ping -u`.

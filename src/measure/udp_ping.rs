@@ -19,6 +19,8 @@ use std::io;
 use std::net::{SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
 
+use anyhow::Context;
+
 use super::ping::RoundTrips;
 use super::report::{Measured, UdpPingReport};
 use crate::client::udp::{
@@ -141,6 +143,11 @@ pub fn run(
     stop: &StopFlag,
     mut on_event: impl FnMut(&UdpPingEvent),
 ) -> anyhow::Result<Measured<UdpPingReport>> {
+    // Over UDP a probe may never come back: without a timeout the run could not end.
+    let timeout = options
+        .timeout
+        .as_option()
+        .context("a UDP run needs a timeout above 0, after which a probe is lost")?;
     let (socket, server) = connect_datagram(target)?;
     let size = options.size.max(STAMP_BYTES);
     on_event(&UdpPingEvent::Started { server, size });
@@ -148,11 +155,13 @@ pub fn run(
         socket,
         server,
         size,
-        timeout: options.timeout.as_option(),
+        timeout,
         started: Instant::now(),
         sent: VecDeque::new(),
         first_seq: 1,
         next_seq: 1,
+        expired: 1,
+        awaited: 0,
         highest_echoed: 0,
         rtts: RoundTrips::new(options.intervals),
         jitter: Jitter::default(),
@@ -182,7 +191,7 @@ pub fn run(
                 break;
             }
             let last = run.sent.back().map_or(now, |probe| probe.at);
-            let until = last + run.timeout.unwrap_or(Duration::MAX / 4);
+            let until = last + run.timeout;
             if now >= until {
                 break;
             }
@@ -244,12 +253,16 @@ struct Probing {
     socket: UdpSocket,
     server: SocketAddr,
     size: usize,
-    timeout: Option<Duration>,
+    timeout: Duration,
     started: Instant,
     /// Probes `first_seq..next_seq`, the oldest first.
     sent: VecDeque<Sent>,
     first_seq: u64,
     next_seq: u64,
+    /// Probes below this one are past the timeout: reported lost if no echo came.
+    expired: u64,
+    /// Probes sent and neither answered nor reported lost.
+    awaited: u64,
     /// The highest sequence number echoed so far: an echo below it came out of order.
     highest_echoed: u64,
     rtts: RoundTrips,
@@ -281,34 +294,41 @@ impl Probing {
             Err(err) => log::debug!("udp ping: could not send probe {seq}: {err}"),
         }
         if self.sent.len() == REMEMBERED {
-            self.sent.pop_front();
+            if self
+                .sent
+                .pop_front()
+                .is_some_and(|probe| probe.state == State::Awaited)
+            {
+                // Forgotten before its time ran out (a timeout of thousands of intervals).
+                self.awaited -= 1;
+                self.counts.lost += 1;
+            }
             self.first_seq += 1;
+            self.expired = self.expired.max(self.first_seq);
         }
         self.sent.push_back(Sent {
             at,
             state: State::Awaited,
         });
+        self.awaited += 1;
         self.next_seq += 1;
         Ok(())
     }
 
     /// When the oldest awaited probe's time runs out.
+    /// When the next probe's time runs out (answered or not: a wake-up more is cheaper than a
+    /// search).
     fn next_deadline(&self) -> Option<Instant> {
-        let timeout = self.timeout?;
-        self.sent
-            .iter()
-            .find(|probe| probe.state == State::Awaited)
-            .map(|probe| probe.at + timeout)
+        let next = self.sent.get((self.expired - self.first_seq) as usize)?;
+        Some(next.at + self.timeout)
     }
 
     fn any_reported_lost(&self) -> bool {
-        self.sent.iter().any(|probe| probe.state == State::Missing)
+        self.counts.lost > 0
     }
 
     fn anything_missing(&self) -> bool {
-        self.sent
-            .iter()
-            .any(|probe| matches!(probe.state, State::Awaited | State::Missing))
+        self.awaited > 0 || self.counts.lost > 0
     }
 
     /// Receives until `until`, then reports the probes whose time ran out.
@@ -338,21 +358,26 @@ impl Probing {
                 }
             }
         }
-        if let Some(timeout) = self.timeout {
-            let now = Instant::now();
-            for index in 0..self.sent.len() {
-                let probe = &mut self.sent[index];
-                if probe.state == State::Awaited && now >= probe.at + timeout {
-                    probe.state = State::Missing;
-                    self.counts.lost += 1;
-                    on_event(&UdpPingEvent::Probe {
-                        seq: self.first_seq + index as u64,
-                        size: self.size,
-                        server: self.server,
-                        outcome: UdpOutcome::Lost(Limit::After(timeout)),
-                    });
-                }
+        // Probes are in the order sent: those whose time ran out are the oldest, and those
+        // below `expired` were seen to already.
+        let now = Instant::now();
+        let timeout = self.timeout;
+        while let Some(probe) = self.sent.get_mut((self.expired - self.first_seq) as usize) {
+            if now < probe.at + timeout {
+                break;
             }
+            if probe.state == State::Awaited {
+                probe.state = State::Missing;
+                self.awaited -= 1;
+                self.counts.lost += 1;
+                on_event(&UdpPingEvent::Probe {
+                    seq: self.expired,
+                    size: self.size,
+                    server: self.server,
+                    outcome: UdpOutcome::Lost(Limit::After(timeout)),
+                });
+            }
+            self.expired += 1;
         }
         Ok(())
     }
@@ -396,6 +421,12 @@ impl Probing {
                 }
                 UdpOutcome::Corrupted(differing)
             }
+            State::Awaited if rtt > self.timeout => {
+                // Past the timeout, before it was reported lost: late all the same.
+                self.sent[index].state = State::Late;
+                self.counts.late += 1;
+                UdpOutcome::Late(rtt)
+            }
             State::Awaited => {
                 let out_of_order = seq < self.highest_echoed;
                 self.highest_echoed = self.highest_echoed.max(seq);
@@ -417,6 +448,10 @@ impl Probing {
                 UdpOutcome::Duplicate(rtt)
             }
         };
+        if state == State::Awaited {
+            // Every answer above moves an awaited probe on.
+            self.awaited -= 1;
+        }
         on_event(&UdpPingEvent::Probe {
             seq,
             size: self.size,

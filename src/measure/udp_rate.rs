@@ -21,7 +21,7 @@ use mio::net::UdpSocket;
 use mio::{Events, Interest, Poll, Token};
 
 use super::load::{measured_seconds, run_event_loops, server_gone_after, Run, Window};
-use super::report::{Histograms, LatencyMs, LatenessMs, Measured, UdpRateReport};
+use super::report::{DatagramCounts, Histograms, LatencyMs, LatenessMs, Measured, UdpRateReport};
 use super::schedule::Schedule;
 use super::sockets::MAINTENANCE_INTERVAL;
 use super::tally::{one_per_second, Tally, INTERVAL};
@@ -66,6 +66,11 @@ pub fn udp_rate(
         options.rate.is_finite() && options.rate > 0.0,
         "a rate must be more than 0 datagrams a second"
     );
+    // Over UDP a datagram may never come back: without a timeout the run could not end.
+    let timeout = options
+        .timeout
+        .as_option()
+        .context("a UDP run needs a timeout above 0, after which a datagram is lost")?;
     let window = Window::starting_now(options.warmup, options.duration);
     let start = SystemTime::now() + options.warmup;
     let run = Arc::new(Run::new(target, window, options.timeout, stop));
@@ -77,6 +82,7 @@ pub fn udp_rate(
         },
         size: options.size.max(SEQ_BYTES),
         server,
+        timeout,
         intervals: options.intervals,
     });
     let tally = run_event_loops(
@@ -134,6 +140,8 @@ struct Plan {
     schedule: Schedule,
     size: usize,
     server: SocketAddr,
+    /// How long an echo may take.
+    timeout: Duration,
     intervals: bool,
 }
 
@@ -158,7 +166,8 @@ struct Slot {
 struct Flow {
     id: u64,
     socket: UdpSocket,
-    /// Its datagram before the sequence stamp (each socket's differs).
+    /// Its datagram, stamped with the sequence number of the one sent last (after the stamp,
+    /// each socket's bytes differ).
     template: Vec<u8>,
     /// Datagrams whose time has come, and those sent (sequence numbers count from 0).
     due: u64,
@@ -171,6 +180,8 @@ struct Flow {
     blocked: bool,
     /// Datagrams `base..sent`, the oldest first.
     base: u64,
+    /// Datagrams below this one are past the timeout: lost if no echo came.
+    expired: u64,
     slots: VecDeque<Slot>,
     /// The highest sequence number echoed so far: an echo below it is out of order.
     highest_echoed: Option<u64>,
@@ -178,10 +189,15 @@ struct Flow {
 }
 
 impl Flow {
-    fn datagram(&self, seq: u64) -> Vec<u8> {
-        let mut datagram = self.template.clone();
-        pattern::stamp(&mut datagram, seq);
-        datagram
+    /// Whether `echo`, whose first bytes say it is datagram `seq`, came back intact: after
+    /// the stamp every datagram of a socket is the same.
+    fn is_intact(&self, echo: &[u8]) -> bool {
+        echo.len() == self.template.len() && echo[SEQ_BYTES..] == self.template[SEQ_BYTES..]
+    }
+
+    /// Whether datagram `seq` was due in the measured time, so that what became of it counts.
+    fn measures(&self, seq: u64) -> bool {
+        seq >= self.first_measured && seq < self.end
     }
 
     fn awaited(&self) -> bool {
@@ -234,6 +250,7 @@ impl DatagramLoop {
                 end: plan.schedule.first_at_or_after(id, window.end),
                 blocked: false,
                 base: 0,
+                expired: 0,
                 slots: VecDeque::new(),
                 highest_echoed: None,
                 measured: 0,
@@ -263,7 +280,13 @@ impl DatagramLoop {
         let mut next_maintenance = Instant::now() + MAINTENANCE_INTERVAL;
         loop {
             let now = Instant::now();
-            if now >= end || self.run.interrupted() {
+            if self.run.interrupted() {
+                break;
+            }
+            if now >= end {
+                // All that fell due before the end is due, even where the loop woke late for
+                // it: the lateness is the generator's, and counts, not a shorter schedule.
+                self.make_due(end);
                 break;
             }
             self.make_due(now);
@@ -362,9 +385,10 @@ impl DatagramLoop {
         let flow = &mut self.flows[index];
         while flow.sent < flow.due && !flow.blocked {
             let k = flow.sent;
-            let datagram = flow.datagram(k);
+            pattern::stamp(&mut flow.template, k);
+            let datagram = &flow.template;
             let now = Instant::now();
-            match flow.socket.send(&datagram) {
+            match flow.socket.send(datagram) {
                 Ok(_) => {}
                 Err(err) if err.kind() == io::ErrorKind::WouldBlock => {
                     flow.blocked = true;
@@ -377,7 +401,7 @@ impl DatagramLoop {
                 // A datagram the system would not send is lost on the way.
                 Err(err) => log::debug!("udp bench: could not send datagram {k}: {err}"),
             }
-            if k >= flow.first_measured && k < flow.end {
+            if flow.measures(k) {
                 if k < flow.waited_until {
                     self.tally.schedule.socket_waits += 1;
                 } else {
@@ -399,6 +423,7 @@ impl DatagramLoop {
         let window = self.run.window;
         let schedule = self.plan.schedule;
         let server = self.plan.server;
+        let timeout = self.plan.timeout;
         loop {
             let flow = &mut self.flows[index];
             let len = match flow.socket.recv(&mut self.buffer) {
@@ -416,19 +441,24 @@ impl DatagramLoop {
                 self.tally.schedule.echoed_in_window += 1;
             }
             let echo = &self.buffer[..len];
-            let counts = &mut self.tally.datagrams;
             let seq = match echo.get(..SEQ_BYTES) {
                 Some(bytes) => u64::from_be_bytes(bytes.try_into().expect("8 bytes")),
-                None => {
-                    counts.corrupted += 1;
-                    continue;
-                }
+                None => u64::MAX,
             };
             if seq >= flow.sent {
-                counts.corrupted += 1;
+                // Matches no datagram sent.
+                self.tally.datagrams.corrupted += 1;
                 continue;
             }
-            let intact = echo == flow.datagram(seq).as_slice();
+            // What became of datagrams due in the warm-up, or after the measured time, is not
+            // counted (it is not measured).
+            let measured = flow.measures(seq);
+            let mut unmeasured = DatagramCounts::default();
+            let counts = match measured {
+                true => &mut self.tally.datagrams,
+                false => &mut unmeasured,
+            };
+            let intact = flow.is_intact(echo);
             if seq < flow.base {
                 // Its record is gone: an echo long past the timeout.
                 match intact {
@@ -452,13 +482,18 @@ impl DatagramLoop {
                 continue;
             }
             match slot.state {
+                State::Awaited if arrived.duration_since(slot.sent_at) > timeout => {
+                    // Past the timeout, before the next look at the records declared it lost.
+                    slot.state = State::Late;
+                    counts.late += 1;
+                }
                 State::Awaited => {
                     slot.state = State::Echoed;
                     if flow.highest_echoed.is_some_and(|highest| seq < highest) {
                         counts.out_of_order += 1;
                     }
                     flow.highest_echoed = Some(flow.highest_echoed.map_or(seq, |h| h.max(seq)));
-                    if seq >= flow.first_measured && seq < flow.end {
+                    if measured {
                         flow.measured += 1;
                         let scheduled = schedule.at(flow.id, seq);
                         self.tally
@@ -483,24 +518,26 @@ impl DatagramLoop {
     /// Counts as lost the datagrams awaited past the timeout, and forgets the records no echo
     /// can change any more.
     fn give_up_late(&mut self, now: Instant) {
-        let Some(timeout) = self.run.timeout.as_option() else {
-            return;
-        };
+        let timeout = self.plan.timeout;
         for flow in &mut self.flows {
-            for slot in flow.slots.iter_mut() {
-                if slot.state == State::Awaited && now.duration_since(slot.sent_at) > timeout {
+            // The records are in the order sent: those past the timeout are the oldest, and
+            // those below `expired` were seen to already.
+            while let Some(slot) = flow.slots.get_mut((flow.expired - flow.base) as usize) {
+                if now.duration_since(slot.sent_at) <= timeout {
+                    break;
+                }
+                if slot.state == State::Awaited {
                     slot.state = State::Lost;
-                    self.tally.datagrams.lost += 1;
+                    if flow.measures(flow.expired) {
+                        self.tally.datagrams.lost += 1;
+                    }
                 }
+                flow.expired += 1;
             }
-            // Echoed and late records change no more (but for duplicates, which then count as
-            // late); lost ones are kept four timeouts for a late echo.
-            while flow.slots.front().is_some_and(|slot| match slot.state {
-                State::Echoed | State::Late | State::Corrupted => {
-                    now.duration_since(slot.sent_at) > timeout
-                }
-                State::Lost => now.duration_since(slot.sent_at) > timeout * 4,
-                State::Awaited => false,
+            // A record is kept a second timeout, to tell a duplicate or a late echo; an echo
+            // after that counts late (see `receive`).
+            while flow.slots.front().is_some_and(|slot| {
+                slot.state != State::Awaited && now.duration_since(slot.sent_at) > timeout * 2
             }) {
                 flow.slots.pop_front();
                 flow.base += 1;

@@ -285,6 +285,19 @@ pub struct ClientRun {
     pub stderr: String,
 }
 
+impl ClientRun {
+    /// Standard output as the one JSON object `--json` prints.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.stdout).unwrap_or_else(|err| {
+            panic!(
+                "stdout is not one JSON object ({err}): {:?}; stderr: {}",
+                String::from_utf8_lossy(&self.stdout),
+                self.stderr
+            )
+        })
+    }
+}
+
 /// Runs the built `soc_client` with `args`, feeding it `stdin`; fails the test after [`STEP`].
 pub fn run_client(args: &[&str], stdin: Vec<u8>) -> ClientRun {
     let mut child = Command::new(env!("CARGO_BIN_EXE_soc_client"))

@@ -36,8 +36,7 @@ impl Drop for TempFile {
 
 fn json_of(run: &ClientRun) -> serde_json::Value {
     assert!(run.status.success(), "{}", run.stderr);
-    serde_json::from_slice(&run.stdout)
-        .unwrap_or_else(|err| panic!("not JSON ({err}): {}", String::from_utf8_lossy(&run.stdout)))
+    run.json()
 }
 
 /// Checks an `.hgrm` text: the header, rows whose values and percentiles never go down, and a

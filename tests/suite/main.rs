@@ -22,3 +22,4 @@ mod server_limits;
 mod server_logging;
 mod traffic_dump;
 mod udp;
+mod udp_measure;

@@ -17,16 +17,6 @@ fn client(addr: SocketAddr, extra: &[&str]) -> ClientRun {
     crate::common::client_at(addr, extra, Vec::new())
 }
 
-fn json_of(run: &ClientRun) -> serde_json::Value {
-    serde_json::from_slice(&run.stdout).unwrap_or_else(|err| {
-        panic!(
-            "stdout is not one JSON object ({err}): {:?}; stderr: {}",
-            String::from_utf8_lossy(&run.stdout),
-            run.stderr
-        )
-    })
-}
-
 #[test]
 fn ping_library_counts_every_probe_of_an_intact_run() {
     let server = TestServer::start();
@@ -134,7 +124,7 @@ fn bench_json_counts_are_consistent_against_soc_server() {
         ],
     );
     assert!(run.status.success(), "stderr: {}", run.stderr);
-    let report = json_of(&run);
+    let report = run.json();
     assert_eq!(report["mode"], "ping-pong");
     assert_eq!(report["connections"], 8);
     assert_eq!(report["connected"], 8);
@@ -169,7 +159,7 @@ fn bench_exits_non_zero_on_corrupted_echoes() {
         &["bench", "-c", "4", "-d", "0.5", "--warmup", "0", "--json"],
     );
     assert_eq!(run.status.code(), Some(1), "stderr: {}", run.stderr);
-    let report = json_of(&run);
+    let report = run.json();
     assert!(
         report["errors"]["corrupted"].as_u64().unwrap() > 0,
         "{report}"
@@ -182,7 +172,7 @@ fn bench_stream_verifies_every_byte() {
     let server = ServerProcess::start(&[]);
     let run = client(server.addr, &["bench", "--stream", "16M", "--json"]);
     assert!(run.status.success(), "stderr: {}", run.stderr);
-    let report = json_of(&run);
+    let report = run.json();
     assert_eq!(report["mode"], "stream");
     assert_eq!(report["bytes_sent"], 16 << 20);
     assert_eq!(report["bytes_echoed"], 16 << 20);
@@ -193,7 +183,7 @@ fn bench_stream_verifies_every_byte() {
     let addr = serve_once(|stream| echo_corrupting(stream, 5 << 20, u64::MAX));
     let run = client(addr, &["bench", "--stream", "16M", "--json"]);
     assert_eq!(run.status.code(), Some(1), "stderr: {}", run.stderr);
-    let report = json_of(&run);
+    let report = run.json();
     assert_eq!(report["corrupted_bytes"], 1);
     assert_eq!(report["first_corrupted_offset"], 5 << 20);
 }

@@ -6,17 +6,7 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-use crate::common::{self, client_at, serve_each, serve_once, ClientRun, TestServer};
-
-fn json_of(run: &ClientRun) -> serde_json::Value {
-    serde_json::from_slice(&run.stdout).unwrap_or_else(|err| {
-        panic!(
-            "stdout is not one JSON object ({err}): {:?}; stderr: {}",
-            String::from_utf8_lossy(&run.stdout),
-            run.stderr
-        )
-    })
-}
+use crate::common::{self, client_at, serve_each, serve_once, TestServer};
 
 fn ms(report: &serde_json::Value, figures: &str, which: &str) -> f64 {
     report[figures][which]
@@ -62,7 +52,7 @@ fn a_stall_closed_loop_hides_is_in_the_open_loop_percentiles() {
         Vec::new(),
     );
     assert!(closed.status.success(), "{}", closed.stderr);
-    let closed = json_of(&closed);
+    let closed = closed.json();
     let open = client_at(
         addr,
         &[
@@ -71,7 +61,7 @@ fn a_stall_closed_loop_hides_is_in_the_open_loop_percentiles() {
         Vec::new(),
     );
     assert!(open.status.success(), "{}", open.stderr);
-    let open = json_of(&open);
+    let open = open.json();
     // Three tenths of the time stalled: about three messages in ten wait up to 300 ms.
     assert!(ms(&open, "latency_ms", "p90") >= 100.0, "open loop: {open}");
     assert!(
@@ -94,7 +84,7 @@ fn against_a_healthy_server_the_asked_rate_is_kept_and_the_generator_reports_its
             ],
             Vec::new(),
         );
-        let report = json_of(&run);
+        let report = run.json();
         // On a shared machine the generator may itself be held up, and then the run must say
         // so (exit 1, its own lateness as the reason); anything else is a failure.
         assert!(
@@ -161,7 +151,7 @@ fn a_server_slower_than_asked_is_measured_and_said_not_to_keep_up() {
 
 /// Stops and continues a process by its PID, to make it late by its own fault.
 #[cfg(unix)]
-fn pause(pid: u32, stopped: Duration) {
+pub(crate) fn pause(pid: u32, stopped: Duration) {
     // SAFETY: kill(2) on the PID of the child this test started; no memory is involved.
     unsafe {
         assert_eq!(libc::kill(pid as i32, libc::SIGSTOP), 0);
@@ -210,6 +200,45 @@ fn a_generator_that_cannot_keep_its_schedule_fails_saying_so() {
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
 }
 
+// Stops the generator from 0.7 s to 1.3 s into a 1 s run: the messages due in its last 0.3 s are
+// still due (sent late, and the run fails for its lateness), not dropped from the schedule.
+#[cfg(unix)]
+#[test]
+fn messages_due_while_the_generator_was_stopped_at_the_end_still_count_as_due() {
+    let server = TestServer::start();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_soc_client"))
+        .args(common::at(server.addr))
+        .args([
+            "bench", "--rate", "1000", "-c", "2", "-d", "1", "--warmup", "0", "--json",
+        ])
+        .env_remove("RUST_LOG")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let _kill_if_this_test_fails = common::KillOnDrop(child.id());
+    let deadline = Instant::now() + common::STEP;
+    while server.probe.stats().active < 2 {
+        assert!(Instant::now() < deadline, "bench never connected");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    std::thread::sleep(Duration::from_millis(700));
+    pause(child.id(), Duration::from_millis(600));
+    let status = common::wait_with_deadline(&mut child, common::STEP);
+    let mut stdout = Vec::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_end(&mut stdout)
+        .unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&stdout).unwrap();
+    assert_eq!(status.code(), Some(1), "{report}");
+    let due = report["due"].as_u64().unwrap();
+    assert!(due.abs_diff(1000) <= 1, "{report}");
+    assert_eq!(report["unsent"], 0, "{report}");
+}
+
 #[test]
 fn a_wait_for_a_full_socket_counts_in_the_corrected_latency_only() {
     // Reads nothing for a second, long enough for 64 KiB messages to fill every buffer between
@@ -226,7 +255,7 @@ fn a_wait_for_a_full_socket_counts_in_the_corrected_latency_only() {
         ],
         Vec::new(),
     );
-    let report = json_of(&run);
+    let report = run.json();
     assert!(report["socket_waits"].as_u64().unwrap() > 0, "{report}");
     // The messages that waited for room (most of the stalled second's) are late by their wait
     // in the corrected figure only.

@@ -354,13 +354,13 @@ fn piped_mode_is_byte_exact_through_soc_server_and_counts_what_a_lossy_echo_drop
 
 /// socat's UDP echo, started as its manual shows (`UDP4-RECVFROM:PORT,fork PIPE`: a process per
 /// datagram), on a free port; killed by PID when dropped.
-struct SocatEcho {
+pub(crate) struct SocatEcho {
     child: std::process::Child,
-    addr: SocketAddr,
+    pub(crate) addr: SocketAddr,
 }
 
 impl SocatEcho {
-    fn start() -> SocatEcho {
+    pub(crate) fn start() -> SocatEcho {
         let port = UdpSocket::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
