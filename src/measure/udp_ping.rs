@@ -486,4 +486,19 @@ mod tests {
             "{estimate} against {expected}"
         );
     }
+
+    #[test]
+    fn on_a_path_that_alternates_1_and_9_ms_jitter_nears_8_and_mdev_is_4() {
+        // The example of the README: jitter follows the change from one delay to the next,
+        // mdev the spread around the mean.
+        let rtts: Vec<Duration> = (0..200)
+            .map(|i| Duration::from_millis(if i % 2 == 0 { 1 } else { 9 }))
+            .collect();
+        let mut jitter = Jitter::default();
+        rtts.iter().for_each(|&rtt| jitter.arrive(rtt));
+        let jitter = jitter.estimate_ms().unwrap();
+        assert!((jitter - 8.0).abs() < 0.01, "{jitter}");
+        let mdev = super::super::report::RttMs::of(&rtts).unwrap().mdev;
+        assert!((mdev - 4.0).abs() < 1e-9, "{mdev}");
+    }
 }

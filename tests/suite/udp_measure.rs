@@ -30,6 +30,8 @@ enum Fault {
     Delay(Duration),
     /// Echoed with its last byte flipped.
     FlipLastByte,
+    /// Echoed, and followed by 3 bytes that match no datagram.
+    EchoAndStray,
 }
 
 /// A UDP echo on loopback that does `fault(n, datagram)` to its `n`-th datagram; the count of
@@ -68,6 +70,10 @@ fn faulty_echo(
                     let _ = socket.send_to(&echo, from);
                     let _ = socket.send_to(&echo, from);
                 }
+                Fault::EchoAndStray => {
+                    let _ = socket.send_to(&echo, from);
+                    let _ = socket.send_to(b"xyz", from);
+                }
                 Fault::FlipLastByte => {
                     if let Some(last) = echo.last_mut() {
                         *last ^= 0xFF;
@@ -89,7 +95,8 @@ const TIMEOUT: Duration = Duration::from_millis(500);
 const DELAY: Duration = Duration::from_millis(1500);
 
 /// Drops every 5th datagram, sends the 3rd twice, holds the 7th back until the 8th has been
-/// echoed, delays the 2nd past the timeout and flips a byte of the 12th.
+/// echoed, delays the 2nd past the timeout, flips a byte of the 12th and follows the 16th's echo
+/// with a datagram that matches no probe.
 fn harm(n: u64, _: &[u8]) -> Fault {
     match n {
         _ if n % 5 == 0 => Fault::Drop,
@@ -97,6 +104,7 @@ fn harm(n: u64, _: &[u8]) -> Fault {
         3 => Fault::Twice,
         7 => Fault::HoldForNext,
         12 => Fault::FlipLastByte,
+        16 => Fault::EchoAndStray,
         _ => Fault::Echo,
     }
 }
@@ -122,7 +130,7 @@ fn each_ping_counter_counts_exactly_what_the_echo_did_and_jitter_is_rfc_3550s() 
         timeout: Limit::After(TIMEOUT),
         intervals: false,
     };
-    let mut events = Vec::new();
+    let (mut events, mut strays) = (Vec::new(), Vec::new());
     let measured = udp_ping::run(
         &Target::new(vec![addr], Limit::After(STEP)),
         &options,
@@ -130,7 +138,8 @@ fn each_ping_counter_counts_exactly_what_the_echo_did_and_jitter_is_rfc_3550s() 
         |event| match event {
             UdpPingEvent::Probe { seq, outcome, .. } => events.push((*seq, *outcome)),
             UdpPingEvent::Waiting(_) => events.push((0, UdpOutcome::Lost(Limit::Never))),
-            UdpPingEvent::Started { .. } | UdpPingEvent::Stray { .. } => {}
+            UdpPingEvent::Stray { bytes } => strays.push(*bytes),
+            UdpPingEvent::Started { .. } => {}
         },
     )
     .unwrap();
@@ -185,6 +194,7 @@ fn each_ping_counter_counts_exactly_what_the_echo_did_and_jitter_is_rfc_3550s() 
         of(7)
     );
     assert_eq!(of(12), [UdpOutcome::Corrupted(1)]);
+    assert_eq!(strays, [3], "the stray datagram after the 16th echo");
     for seq in [1, 4, 6, 8, 9, 11, 13, 14, 16, 17, 18, 19] {
         assert!(
             matches!(
@@ -207,7 +217,8 @@ fn each_ping_counter_counts_exactly_what_the_echo_did_and_jitter_is_rfc_3550s() 
     assert_eq!(report.late, 1);
     assert_eq!(report.duplicates, 1);
     assert_eq!(report.out_of_order, 1);
-    assert_eq!(report.corrupted, 1);
+    // The altered echo and the stray datagram.
+    assert_eq!(report.corrupted, 2);
     assert!((report.loss_percent - 20.0).abs() < 1e-9);
     assert!(!report.all_intact());
 
