@@ -168,6 +168,10 @@ impl Write for QueueWriter {
     }
 }
 
+/// How often a warning that can repeat (an accept error, a rejected client, a refused datagram,
+/// a corrupted echo) is logged at most.
+pub(crate) const WARNING_INTERVAL: Duration = Duration::from_secs(1);
+
 /// A warning that may repeat quickly (once per accept attempt, per rejected client, per corrupted
 /// echo), logged at most once per interval with a count of the ones in between.
 pub(crate) struct RateLimited {

@@ -6,6 +6,7 @@
 
 use std::io::{self, IsTerminal, Write};
 use std::process::ExitCode;
+use std::sync::OnceLock;
 
 use anyhow::{bail, Context};
 use soc::cli::client::{ClientMode, ClientRequest, Probes, Shown, Transport, Workload};
@@ -98,12 +99,18 @@ fn raise_open_file_limit(connections: usize) {
     }
 }
 
+/// The exit code of the stop request that ended a run early (130 for Ctrl-C on Unix).
+static STOPPED_BY: OnceLock<i32> = OnceLock::new();
+
 /// A stop flag raised by the first Ctrl-C or SIGTERM, so that a run ends with its report.
 fn stop_on_signals() -> anyhow::Result<StopFlag> {
     let stop = StopFlag::new();
     let flag = stop.clone();
-    soc::signals::on_termination(move |_| flag.request())
-        .context("could not install the signal handlers")?;
+    soc::signals::on_termination(move |signal| {
+        let _ = STOPPED_BY.set(signal.exit_code());
+        flag.request()
+    })
+    .context("could not install the signal handlers")?;
     Ok(stop)
 }
 
@@ -240,6 +247,17 @@ fn bench(
     writeln!(stdout, "{shown}").context("could not write the report")?;
     if let Some(histograms) = histograms {
         exports.write(&histograms, &text::bench_title(&report))?;
+    }
+    if let (Some(code), Some(asked)) = (STOPPED_BY.get(), workload.duration()) {
+        // Stopped before its time: the report is of the part that ran, and says so by the exit
+        // code a script expects of an interrupted command.
+        let _ = stdout.flush();
+        eprintln!(
+            "soc_client: interrupted after {:.1} of {} s measured; the report covers that time",
+            report.measured_seconds(),
+            asked.as_secs_f64()
+        );
+        std::process::exit(*code);
     }
     if let Err(reason) = report.verdict() {
         bail!("the run failed: {}", reason.render(client_flag));

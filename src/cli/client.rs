@@ -6,8 +6,8 @@ use std::time::Duration;
 use clap::{Args as ClapArgs, CommandFactory, Parser, Subcommand};
 
 use super::{
-    parse_limit, parse_positive_bytes, parse_positive_secs, parse_rate, parse_secs, Endpoint,
-    Verbosity,
+    parse_limit, parse_port, parse_positive_secs, parse_rate, parse_secs, size_in, whole_in,
+    Endpoint, Verbosity,
 };
 use crate::client::MessageOptions;
 use crate::limits::Limit;
@@ -29,7 +29,8 @@ use crate::measure::udp_rate::{UdpRateOptions, SEQ_BYTES};
 ///
 /// Exit codes: 0 success, 1 failure (connection, timeout, echo differs or lost), 2 usage error.
 #[derive(Debug, Parser)]
-#[command(name = "soc_client", version)]
+// Negative numbers are values (and then invalid ones), not unknown flags.
+#[command(name = "soc_client", version, allow_negative_numbers = true)]
 struct Args {
     #[command(flatten)]
     endpoint: Endpoint,
@@ -58,8 +59,8 @@ struct Args {
     /// With -u and piped input: the most bytes in one datagram (each ends at a line end where
     /// there is one)
     #[arg(short, long, value_name = "BYTES", default_value_t = 1400, requires = "udp",
-          value_parser = clap::value_parser!(u32).range(1..=65_507))]
-    size: u32,
+          value_parser = size_in(1, MAX_DATAGRAM as u64))]
+    size: u64,
 
     #[command(flatten)]
     verbosity: Verbosity,
@@ -72,15 +73,33 @@ struct Args {
 enum Command {
     /// Measure round-trip time over one connection, like ping(8); Ctrl-C prints the summary,
     /// -q prints only the summary
+    #[command(allow_negative_numbers = true)]
     Ping(PingArgs),
     /// Load the server with closed-loop round trips (or one verified stream) and report
+    #[command(allow_negative_numbers = true)]
     Bench(BenchArgs),
+}
+
+/// `ping HOST [PORT]`, `bench HOST [PORT]`: the order ping(8) and tcping users type, as well as
+/// netcat's `soc_client HOST PORT ping`.
+#[derive(Debug, ClapArgs)]
+struct EndpointAfter {
+    /// Server to connect to, as HOST before the subcommand (ping(8)'s order works too)
+    #[arg(value_name = "HOST")]
+    target: Option<String>,
+
+    /// Server port, after HOST
+    #[arg(value_name = "PORT", value_parser = parse_port)]
+    target_port: Option<u16>,
 }
 
 #[derive(Debug, ClapArgs)]
 struct PingArgs {
+    #[command(flatten)]
+    endpoint: EndpointAfter,
+
     /// Stop after COUNT probes (default: until Ctrl-C)
-    #[arg(short, long, value_name = "COUNT", value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(short, long, value_name = "COUNT", value_parser = whole_in(1, u64::MAX))]
     count: Option<u64>,
 
     /// Seconds from one probe to the next
@@ -88,9 +107,9 @@ struct PingArgs {
     interval: Duration,
 
     /// Payload bytes per probe
-    #[arg(short, long, value_name = "SIZE", default_value_t = 56, conflicts_with = "connect",
-          value_parser = clap::value_parser!(u32).range(1..=16 * 1024 * 1024))]
-    size: u32,
+    #[arg(short, long, value_name = "SIZE", default_value = "56", conflicts_with = "connect",
+          value_parser = size_in(1, MAX_MESSAGE))]
+    size: u64,
 
     /// Time TCP handshakes instead: each probe opens a new connection and closes it, sending
     /// nothing, so any TCP server will do
@@ -140,15 +159,18 @@ struct BenchExports {
 
 #[derive(Debug, ClapArgs)]
 struct BenchArgs {
+    #[command(flatten)]
+    endpoint: EndpointAfter,
+
     /// Connections, each with one message in flight
     #[arg(short, long, value_name = "CONNECTIONS", default_value_t = 50,
-          value_parser = clap::value_parser!(u32).range(1..=100_000))]
-    connections: u32,
+          value_parser = whole_in(1, 100_000))]
+    connections: u64,
 
     /// Bytes per message
-    #[arg(short, long, value_name = "SIZE", default_value_t = 64,
-          value_parser = clap::value_parser!(u32).range(1..=16 * 1024 * 1024))]
-    size: u32,
+    #[arg(short, long, value_name = "SIZE", default_value = "64",
+          value_parser = size_in(1, MAX_MESSAGE))]
+    size: u64,
 
     /// Seconds to measure (more than 0)
     #[arg(short, long, value_name = "SECONDS", default_value = "10", value_parser = parse_positive_secs)]
@@ -159,7 +181,8 @@ struct BenchArgs {
     warmup: Duration,
 
     /// Instead of ping-pong: stream BYTES (e.g. 256M) on one connection, verify, report MB/s
-    #[arg(long, value_name = "BYTES", value_parser = parse_positive_bytes)]
+    #[arg(long, value_name = "BYTES", value_parser = size_in(1, u64::MAX),
+          conflicts_with_all = ["connections", "size", "duration", "warmup", "threads"])]
     stream: Option<u64>,
 
     /// Open loop: RATE messages a second in all (5000, 10k, 1.5M), each sent at its time whether
@@ -174,8 +197,8 @@ struct BenchArgs {
 
     /// Event-loop threads driving the connections (1 leaves the other cores to a local server)
     #[arg(short, long, value_name = "N", default_value_t = 1,
-          value_parser = clap::value_parser!(u32).range(1..=256))]
-    threads: u32,
+          value_parser = whole_in(1, 256))]
+    threads: u64,
 
     /// Print the report as one JSON object on standard output
     #[arg(long)]
@@ -260,19 +283,126 @@ pub enum Workload {
     UdpRate(UdpRateOptions),
 }
 
+impl Workload {
+    /// How long the run was asked to measure (a stream runs until its bytes are back).
+    pub fn duration(&self) -> Option<Duration> {
+        match self {
+            Workload::PingPong(options) => Some(options.duration),
+            Workload::Rate(options) => Some(options.duration),
+            Workload::UdpRate(options) => Some(options.duration),
+            Workload::Stream(_) => None,
+        }
+    }
+}
+
+/// The subcommands, for telling a mistyped one from a host name.
+const SUBCOMMANDS: [&str; 2] = ["ping", "bench"];
+
+/// The first free word of the command line (where HOST or a subcommand goes), when it is not a
+/// subcommand but looks like a mistyped one (`pnig`, `benchmark`): then it is one, not a host.
+/// Options are stepped over with their values, which `command` knows.
+fn subcommand_typo(command: &clap::Command, words: &[String]) -> Option<(String, &'static str)> {
+    let takes_value = |matches: &dyn Fn(&clap::Arg) -> bool| {
+        command
+            .get_arguments()
+            .any(|arg| matches(arg) && arg.get_action().takes_values())
+    };
+    let mut words = words.iter().skip(1);
+    while let Some(word) = words.next() {
+        if word == "--" {
+            return None;
+        }
+        if let Some(long) = word.strip_prefix("--") {
+            if !long.contains('=') && takes_value(&|arg| arg.get_long() == Some(long)) {
+                words.next();
+            }
+            continue;
+        }
+        let mut chars = word.chars();
+        if chars.next() == Some('-') && word.len() > 1 {
+            // `-p 8888` takes the next word; `-p8888` and `-vv` do not.
+            let short = chars.next();
+            if word.len() == 2 && takes_value(&|arg| arg.get_short() == short) {
+                words.next();
+            }
+            continue;
+        }
+        let typed = word.to_ascii_lowercase();
+        if SUBCOMMANDS.contains(&typed.as_str())
+            || typed.contains(|c: char| c == '.' || c == ':' || c.is_ascii_digit())
+        {
+            return None;
+        }
+        return SUBCOMMANDS
+            .into_iter()
+            .find(|meant| {
+                strsim::damerau_levenshtein(&typed, meant) <= 2 || typed.starts_with(meant)
+            })
+            .map(|meant| (word.clone(), meant));
+    }
+    None
+}
+
+/// clap's own error for an unknown subcommand, with its "did you mean", and the way to say that
+/// the word really is a host.
+fn subcommand_typo_error(typed: &str, meant: &str) -> clap::Error {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    let mut command = Args::command();
+    let mut err = clap::Error::new(ErrorKind::InvalidSubcommand).with_cmd(&command);
+    err.insert(
+        ContextKind::InvalidSubcommand,
+        ContextValue::String(typed.to_string()),
+    );
+    err.insert(
+        ContextKind::SuggestedSubcommand,
+        ContextValue::String(meant.to_string()),
+    );
+    err.insert(
+        ContextKind::Suggested,
+        ContextValue::StyledStrs(vec![format!(
+            "if '{typed}' is the server's host name, give it as --host {typed}"
+        )
+        .into()]),
+    );
+    err.insert(
+        ContextKind::Usage,
+        ContextValue::StyledStr(command.render_usage()),
+    );
+    err
+}
+
 /// The largest UDP payload over IPv4.
 const MAX_DATAGRAM: usize = 65_507;
+
+/// The largest message `ping` and `bench` send: 16 MiB.
+const MAX_MESSAGE: u64 = 16 << 20;
 
 impl ClientRequest {
     /// The request the command line makes; exits with a usage error (code 2), as clap does, when
     /// the words do not make one.
     pub fn from_command_line() -> ClientRequest {
-        let args = Args::parse();
+        let words: Vec<String> = std::env::args_os()
+            .map(|word| word.to_string_lossy().into_owned())
+            .collect();
+        if let Some((typed, meant)) = subcommand_typo(&Args::command(), &words) {
+            subcommand_typo_error(&typed, meant).exit();
+        }
+        let mut args = Args::parse_from(&words);
         let usage_error = |message: String| -> ! {
             Args::command()
                 .error(clap::error::ErrorKind::ArgumentConflict, message)
                 .exit()
         };
+        let after = match &mut args.command {
+            Some(Command::Ping(ping)) => Some(&mut ping.endpoint),
+            Some(Command::Bench(bench)) => Some(&mut bench.endpoint),
+            None => None,
+        };
+        if let Some(after) = after {
+            args.endpoint
+                .also(after.target.take(), after.target_port.take())
+                .unwrap_or_else(|err| usage_error(err));
+        }
         if args.message.is_some() && args.command.is_some() {
             usage_error("-m/--message cannot be used with a subcommand".into());
         }

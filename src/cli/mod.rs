@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use clap::Args;
 
+use crate::human;
 use crate::limits::{Limit, Setting};
 
 pub mod client;
@@ -20,7 +21,7 @@ struct Endpoint {
     pub target: Option<String>,
 
     /// Server port, after HOST (netcat's order) [default: 8888, or $SOC_PORT]
-    #[arg(value_name = "PORT", value_parser = clap::value_parser!(u16).range(1..))]
+    #[arg(value_name = "PORT", value_parser = parse_port)]
     pub target_port: Option<u16>,
 
     /// Server address or host name, like HOST
@@ -29,7 +30,7 @@ struct Endpoint {
 
     /// Server port, like PORT
     #[arg(short, long, global = true, help_heading = "Connection",
-          value_parser = clap::value_parser!(u16).range(1..))]
+          value_parser = parse_port)]
     pub port: Option<u16>,
 }
 
@@ -65,6 +66,25 @@ impl Endpoint {
             },
         };
         Ok((host, port))
+    }
+}
+
+impl Endpoint {
+    /// Takes HOST and PORT given after the subcommand too (`ping HOST PORT`); given both before
+    /// and after, they must agree.
+    fn also(&mut self, target: Option<String>, port: Option<u16>) -> Result<(), String> {
+        match (&self.target, target) {
+            (_, None) => {}
+            (None, target) => self.target = target,
+            (Some(before), Some(after)) => {
+                let (host_before, port_before) = split_host_port(before)?;
+                let (host_after, port_after) = split_host_port(&after)?;
+                agree("host", host_before, host_after)?;
+                agree("port", port_before, port_after)?;
+            }
+        }
+        self.target_port = agree("port", self.target_port, port)?;
+        Ok(())
     }
 }
 
@@ -160,12 +180,19 @@ pub fn server_flag(setting: Setting) -> &'static str {
     }
 }
 
+/// What the size suffixes mean, said once in `--help` and README.
+pub(crate) const SIZE_UNITS: &str =
+    "sizes take K, M, G (or KiB, MiB, GiB: 1024-based) or kB, MB, GB (1000-based): 64K, 1.5G";
+
 /// Parses a number of seconds (fractions allowed) into a [`Duration`].
 fn parse_secs(text: &str) -> Result<Duration, String> {
     let secs: f64 = text
         .trim()
         .parse()
         .map_err(|_| format!("'{text}' is not a number of seconds"))?;
+    if secs < 0.0 {
+        return Err(format!("'{text}': must be 0 seconds or more"));
+    }
     Duration::try_from_secs_f64(secs).map_err(|_| format!("'{text}' is not a valid duration"))
 }
 
@@ -182,11 +209,39 @@ fn parse_limit(text: &str) -> Result<Limit, String> {
     parse_secs(text).map(Limit::from_duration)
 }
 
-/// Parses a byte count that must be more than zero (an amount to send), as [`parse_bytes`].
-fn parse_positive_bytes(text: &str) -> Result<u64, String> {
-    match parse_bytes(text)? {
-        0 => Err(format!("'{text}': must be more than 0 bytes")),
-        bytes => Ok(bytes),
+/// A parser for a whole number from `min` to `max`, whose errors say the range as people do
+/// ("at least 1"), not as a Rust range.
+fn whole_in(min: u64, max: u64) -> impl Fn(&str) -> Result<u64, String> + Clone + Send + Sync {
+    move |text| {
+        let number: i128 = text
+            .trim()
+            .parse()
+            .map_err(|_| format!("'{text}' is not a whole number"))?;
+        if number < i128::from(min) {
+            return Err(format!("'{text}': must be at least {min}"));
+        }
+        if number > i128::from(max) {
+            return Err(format!("'{text}': must be at most {max}"));
+        }
+        Ok(number as u64)
+    }
+}
+
+/// Parses a port to connect to: 1 to 65535.
+fn parse_port(text: &str) -> Result<u16, String> {
+    match text.trim().parse::<i64>() {
+        Ok(port @ 1..=65_535) => Ok(port as u16),
+        _ => Err(format!("'{text}' is not a port (1 to 65535)")),
+    }
+}
+
+/// Parses a port to listen on: 0 (any free one) to 65535.
+fn parse_listen_port(text: &str) -> Result<u16, String> {
+    match text.trim().parse::<i64>() {
+        Ok(port @ 0..=65_535) => Ok(port as u16),
+        _ => Err(format!(
+            "'{text}' is not a port (0 to 65535; 0 lets the system choose)"
+        )),
     }
 }
 
@@ -214,26 +269,49 @@ fn parse_rate(text: &str) -> Result<f64, String> {
     }
 }
 
-/// Parses a byte count with an optional binary suffix: `1000`, `64K`, `256MiB`, `1G`.
-fn parse_bytes(text: &str) -> Result<u64, String> {
+/// Parses a size in bytes, the one way every size option takes them: `1000`, `64K`, `1.5G`,
+/// `256MiB` (1024-based), `10MB` (1000-based); see [`SIZE_UNITS`].
+fn parse_size(text: &str) -> Result<u64, String> {
     let trimmed = text.trim();
-    let digits_end = trimmed
-        .find(|c: char| !c.is_ascii_digit())
+    let number_end = trimmed
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
         .unwrap_or(trimmed.len());
-    let (digits, suffix) = trimmed.split_at(digits_end);
-    let number: u64 = digits
-        .parse()
-        .map_err(|_| format!("'{text}' is not a byte count (e.g. 1000, 64K, 256M, 1G)"))?;
-    let shift = match suffix.trim().to_ascii_uppercase().as_str() {
-        "" | "B" => 0,
-        "K" | "KB" | "KIB" => 10,
-        "M" | "MB" | "MIB" => 20,
-        "G" | "GB" | "GIB" => 30,
-        _ => return Err(format!("'{text}': unknown unit '{suffix}' (use K, M or G)")),
+    let (number, unit) = trimmed.split_at(number_end);
+    let invalid = || format!("'{text}' is not a size (e.g. 1000, 64K, 1.5G, 256MiB)");
+    let number: f64 = number.parse().map_err(|_| invalid())?;
+    let scale: f64 = match unit.trim() {
+        "" | "B" | "b" => 1.0,
+        "K" | "k" | "KiB" => 1024.0,
+        "M" | "m" | "MiB" => 1024.0 * 1024.0,
+        "G" | "g" | "GiB" => 1024.0 * 1024.0 * 1024.0,
+        "kB" | "KB" => 1e3,
+        "MB" => 1e6,
+        "GB" => 1e9,
+        other => return Err(format!("'{text}': unknown unit '{other}' ({SIZE_UNITS})")),
     };
-    number
-        .checked_mul(1 << shift)
-        .ok_or_else(|| format!("'{text}' is too large"))
+    let bytes = (number * scale).round();
+    match bytes < u64::MAX as f64 {
+        true => Ok(bytes as u64),
+        false => Err(format!("'{text}' is too large")),
+    }
+}
+
+/// A parser for a size from `min` to `max` bytes, as [`parse_size`] reads it.
+fn size_in(min: u64, max: u64) -> impl Fn(&str) -> Result<u64, String> + Clone + Send + Sync {
+    move |text| {
+        let bytes = parse_size(text)?;
+        let limit = |n: u64| match n % 1024 == 0 && n >= 1024 {
+            true => human::bytes(n),
+            false => human::count(n, "byte", "bytes"),
+        };
+        if bytes < min {
+            return Err(format!("'{text}': must be at least {}", limit(min)));
+        }
+        if bytes > max {
+            return Err(format!("'{text}': must be at most {}", limit(max)));
+        }
+        Ok(bytes)
+    }
 }
 
 #[cfg(test)]
@@ -241,13 +319,48 @@ mod tests {
     use super::*;
 
     #[test]
-    fn byte_counts_take_binary_suffixes() {
-        assert_eq!(parse_bytes("1000"), Ok(1000));
-        assert_eq!(parse_bytes("64K"), Ok(64 << 10));
-        assert_eq!(parse_bytes("256MiB"), Ok(256 << 20));
-        assert_eq!(parse_bytes("1g"), Ok(1 << 30));
-        assert!(parse_bytes("12X").is_err());
-        assert!(parse_bytes("M").is_err());
+    fn every_size_reads_binary_and_si_units_and_fractions() {
+        assert_eq!(parse_size("1000"), Ok(1000));
+        assert_eq!(parse_size("16K"), Ok(16 << 10));
+        assert_eq!(parse_size("64KiB"), Ok(64 << 10));
+        assert_eq!(parse_size("256M"), Ok(256 << 20));
+        assert_eq!(parse_size("1.5G"), Ok(3 << 29));
+        assert_eq!(parse_size("1g"), Ok(1 << 30));
+        assert_eq!(parse_size("10MB"), Ok(10_000_000));
+        assert_eq!(parse_size("2kB"), Ok(2000));
+        assert!(parse_size("12X").unwrap_err().contains("unknown unit 'X'"));
+        assert!(parse_size("M").is_err());
+        assert!(parse_size("-1").is_err());
+        assert_eq!(size_in(1, 16 << 20)("16M"), Ok(16 << 20));
+        assert_eq!(
+            size_in(1, 16 << 20)("17M").unwrap_err(),
+            "'17M': must be at most 16.0 MiB (16 777 216 bytes)"
+        );
+        assert_eq!(
+            size_in(1, 65_507)("0").unwrap_err(),
+            "'0': must be at least 1 byte"
+        );
+    }
+
+    #[test]
+    fn ranges_read_as_people_say_them() {
+        let count = whole_in(1, u64::MAX);
+        assert_eq!(count("3"), Ok(3));
+        assert_eq!(count("0").unwrap_err(), "'0': must be at least 1");
+        assert_eq!(count("-1").unwrap_err(), "'-1': must be at least 1");
+        assert_eq!(
+            whole_in(1, 256)("300").unwrap_err(),
+            "'300': must be at most 256"
+        );
+        assert!(count("many").unwrap_err().contains("not a whole number"));
+        assert_eq!(
+            parse_port("-1").unwrap_err(),
+            "'-1' is not a port (1 to 65535)"
+        );
+        assert_eq!(parse_listen_port("0"), Ok(0));
+        assert!(parse_secs("-1")
+            .unwrap_err()
+            .contains("must be 0 seconds or more"));
     }
 
     #[test]

@@ -1,8 +1,8 @@
 //! soc_server's command line: its flags, and the [`ServerRequest`] they amount to.
 
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 
-use super::{parse_limit, server_flag, Verbosity};
+use super::{parse_limit, parse_listen_port, server_flag, whole_in, Verbosity, DEFAULT_PORT};
 use crate::limits::Limit;
 use crate::server::ServerConfig;
 
@@ -13,7 +13,8 @@ use crate::server::ServerConfig;
 /// connections (then `listening on udp ADDR` with -u); logs go to standard error. Stops cleanly on Ctrl-C (or SIGTERM, or Ctrl-Break on
 /// Windows); a second one stops it at once.
 #[derive(Debug, Parser)]
-#[command(name = "soc_server", version)]
+// Negative numbers are values (and then invalid ones), not unknown flags.
+#[command(name = "soc_server", version, allow_negative_numbers = true)]
 struct Args {
     /// Address or host name to listen on; a name is listened on at every address it resolves
     /// to, the option may be repeated, and `::` takes IPv4 clients too
@@ -26,8 +27,9 @@ struct Args {
     hosts: Vec<String>,
 
     /// Port (0 lets the operating system choose one; with -u, UDP takes the same number)
-    #[arg(short, long, env = "SOC_PORT", default_value_t = 8888)]
-    port: u16,
+    /// [default: 8888, or $SOC_PORT]
+    #[arg(short, long, value_parser = parse_listen_port)]
+    port: Option<u16>,
 
     /// Serve UDP echo as well, on every address and the same port: each datagram goes back to
     /// its sender as one datagram
@@ -36,9 +38,9 @@ struct Args {
 
     /// Most TCP clients served at once; more connections are accepted and closed at once (UDP
     /// has no connections, so no clients to count)
-    #[arg(long, value_name = "N", default_value_t = 1024,
-          value_parser = clap::value_parser!(u32).range(1..))]
-    max_clients: u32,
+    #[arg(long, value_name = "N", default_value = "1024",
+          value_parser = whole_in(1, u32::MAX.into()))]
+    max_clients: u64,
 
     /// Disconnect a TCP client that sends nothing, or does not read its echo, for this long (0:
     /// never; UDP has no connection to end)
@@ -63,9 +65,24 @@ impl ServerRequest {
     /// The request the command line makes; exits with a usage error (code 2) when it makes none.
     pub fn from_command_line() -> ServerRequest {
         let args = Args::parse();
+        let port = match args.port {
+            Some(port) => port,
+            None => match std::env::var("SOC_PORT") {
+                // Named as the variable: the user never typed --port.
+                Ok(text) => parse_listen_port(&text).unwrap_or_else(|err| {
+                    Args::command()
+                        .error(
+                            clap::error::ErrorKind::ValueValidation,
+                            format!("SOC_PORT={text:?} in the environment: {err}"),
+                        )
+                        .exit()
+                }),
+                Err(_) => DEFAULT_PORT,
+            },
+        };
         ServerRequest {
             hosts: args.hosts,
-            port: args.port,
+            port,
             config: ServerConfig {
                 max_clients: args.max_clients as usize,
                 idle_timeout: args.idle_timeout,

@@ -9,9 +9,11 @@ use std::thread;
 
 use anyhow::{anyhow, Context};
 
-use super::{connect_with_timeouts, send_all, ShortRead, ShortReadCause, Target};
+use super::{
+    connect_with_timeouts, send_all, Answered, ShortRead, ShortReadCause, Target, TURNED_AWAY,
+};
 use crate::dump::{trace_chunk, Direction};
-use crate::limits::Limit;
+use crate::limits::{Hinted, Limit};
 
 /// Lines that end the session instead of being sent (on their own, surrounding blanks ignored).
 const QUIT_WORDS: [&str; 2] = ["exit", "quit"];
@@ -90,6 +92,7 @@ pub fn interactive(
         permits,
         held: VecDeque::new(),
         timeout,
+        answered: Answered::Never,
     };
     let result = session
         .run(output, messages)
@@ -109,6 +112,8 @@ struct Session<'a> {
     /// Keyboard events that arrived while an echo was awaited (at most one, by the permits).
     held: VecDeque<Event>,
     timeout: Limit,
+    /// Whether the server has echoed anything yet.
+    answered: Answered,
 }
 
 impl Session<'_> {
@@ -164,17 +169,25 @@ impl Session<'_> {
                 }
                 Event::ServerClosed => {
                     let _ = writeln!(messages);
-                    return Err(anyhow!("the server closed the connection"));
+                    return Err(match self.answered {
+                        Answered::Never => anyhow::Error::new(Hinted::new(format!(
+                            "the server closed the connection before any echo: {TURNED_AWAY}"
+                        ))),
+                        Answered::Before => anyhow!("the server closed the connection"),
+                    });
                 }
                 Event::ConnectionFailed(err) => {
                     let _ = writeln!(messages);
                     return Err(anyhow::Error::new(err).context("the connection failed"));
                 }
                 // Bytes nobody asked for: show them, as netcat would.
-                Event::Echo(bytes) => output
-                    .write_all(&bytes)
-                    .and_then(|()| output.flush())
-                    .context("could not write to standard output")?,
+                Event::Echo(bytes) => {
+                    self.answered = Answered::Before;
+                    output
+                        .write_all(&bytes)
+                        .and_then(|()| output.flush())
+                        .context("could not write to standard output")?
+                }
             }
         }
     }
@@ -193,6 +206,7 @@ impl Session<'_> {
             let cause = match waited {
                 Ok(Event::Echo(bytes)) => {
                     echo.extend_from_slice(&bytes);
+                    self.answered = Answered::Before;
                     continue;
                 }
                 Ok(keyboard @ Event::Keyboard(_)) => {
@@ -209,7 +223,7 @@ impl Session<'_> {
                 received: echo.len(),
                 cause,
             };
-            return Err(short.describe(self.peer, expected, self.timeout));
+            return Err(short.describe(self.peer, expected, self.timeout, self.answered));
         }
         Ok(echo)
     }

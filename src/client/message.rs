@@ -33,7 +33,7 @@ pub fn message(
         .and_then(|()| output.flush())
         .context("could not write the echo to standard output")?;
     if echo != line {
-        bail!("the echo differs from the message sent");
+        bail!("the echo from {peer} differs from the message sent");
     }
     Ok(())
 }

@@ -23,6 +23,7 @@ pub use message::{message, MessageOptions};
 pub use pipe::{pipe, PipeOptions, PipeReport};
 
 use crate::dump::{trace_chunk, Direction};
+use crate::human;
 use crate::limits::{Hinted, Limit};
 
 /// Where a client connects: the server's addresses, tried in turn, and how long each connect may
@@ -99,6 +100,20 @@ pub(crate) enum ShortReadCause {
     Failed(io::Error),
 }
 
+/// Whether the server had echoed anything on a connection before: a server that closes a fresh
+/// connection before any echo is most likely turning the client away.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Answered {
+    Never,
+    Before,
+}
+
+/// Why a server closes a fresh connection before its first echo, as soc_server does beyond its
+/// client limit and after its idle timeout (it never sends anything but echoes, so the client
+/// can only guess, and says so).
+pub(crate) const TURNED_AWAY: &str = "the server may be at its client limit ({max_clients}) or \
+     have timed this client out ({idle_timeout})";
+
 /// [`read_full`] stopped early: how many bytes did arrive, and why it stopped.
 #[derive(Debug)]
 pub(crate) struct ShortRead {
@@ -137,9 +152,18 @@ impl ShortRead {
         peer: SocketAddr,
         expected: usize,
         timeout: Limit,
+        answered: Answered,
     ) -> anyhow::Error {
-        let progress = format!("{} of {expected} bytes came back", self.received);
+        let progress = format!(
+            "{} came back",
+            human::bytes_of(self.received as u64, expected as u64)
+        );
         match self.cause {
+            ShortReadCause::Closed if self.received == 0 && answered == Answered::Never => {
+                anyhow::Error::new(Hinted::new(format!(
+                    "{peer} closed the connection before any echo ({progress}): {TURNED_AWAY}"
+                )))
+            }
             ShortReadCause::Closed => {
                 anyhow::anyhow!("{peer} closed the connection ({progress})")
             }
@@ -184,7 +208,8 @@ pub(crate) fn round_trip(
 ) -> anyhow::Result<()> {
     debug_assert_eq!(payload.len(), echo.len());
     send_all(stream, peer, payload, timeout)?;
-    read_full(stream, echo).map_err(|short| short.describe(peer, payload.len(), timeout))?;
+    read_full(stream, echo)
+        .map_err(|short| short.describe(peer, payload.len(), timeout, Answered::Never))?;
     trace_chunk(peer, Direction::Received, echo);
     Ok(())
 }

@@ -14,8 +14,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context};
 
-use super::{connect_with_timeouts, Target};
+use super::{connect_with_timeouts, Target, TURNED_AWAY};
 use crate::dump::{trace_chunk, Direction};
+use crate::human;
 use crate::limits::{Hinted, Limit};
 use crate::net::is_timeout;
 
@@ -121,9 +122,10 @@ pub fn pipe(
                 if let Limit::After(limit) = timeout {
                     if since.elapsed() >= limit {
                         return Err(anyhow::Error::new(Hinted::new(format!(
-                            "no echo from {peer} for {:.1} s ({{timeout}} {timeout}); {received} \
-                             of {sent} bytes sent came back",
-                            since.elapsed().as_secs_f64()
+                            "no echo from {peer} for {:.1} s ({{timeout}} {timeout}); {} sent \
+                             came back",
+                            since.elapsed().as_secs_f64(),
+                            human::bytes_of(received, sent)
                         ))));
                     }
                 }
@@ -131,8 +133,8 @@ pub fn pipe(
             }
             Err(err) => {
                 return Err(anyhow::Error::new(err).context(format!(
-                    "connection to {peer} failed after {received} of {} bytes sent came back",
-                    progress.sent.load(Ordering::SeqCst)
+                    "connection to {peer} failed after {} sent came back",
+                    human::bytes_of(received, progress.sent.load(Ordering::SeqCst))
                 )))
             }
         };
@@ -167,11 +169,21 @@ pub fn pipe(
     if !progress.finished.load(Ordering::SeqCst) && !progress.failed.load(Ordering::SeqCst) {
         // The server closed before we finished sending; the sender may be blocked on input,
         // so do not wait for it.
-        match sent {
-            0 => bail!("{peer} closed the connection before any input was sent"),
+        match (sent, received) {
+            (0, _) => {
+                return Err(anyhow::Error::new(Hinted::new(format!(
+                    "{peer} closed the connection before any input was sent: {TURNED_AWAY}"
+                ))))
+            }
+            (_, 0) => {
+                return Err(anyhow::Error::new(Hinted::new(format!(
+                    "{peer} closed the connection before any echo ({} sent): {TURNED_AWAY}",
+                    human::bytes(sent)
+                ))))
+            }
             _ => bail!(
-                "{peer} closed the connection before the input ended ({received} of the {sent} \
-                 bytes sent so far came back)"
+                "{peer} closed the connection before the input ended ({} sent so far came back)",
+                human::bytes_of(received, sent)
             ),
         }
     }
@@ -192,10 +204,16 @@ pub fn pipe(
         output_closed: false,
     };
     if received != sent {
-        bail!("{received} of {sent} bytes sent came back from {peer}");
+        bail!(
+            "{} sent came back from {peer}",
+            human::bytes_of(received, sent)
+        );
     }
     if checksum.finalize() != sent_checksum {
-        bail!("the echo from {peer} differs from what was sent ({sent} bytes each way)");
+        bail!(
+            "the echo from {peer} differs from what was sent ({} each way)",
+            human::bytes(sent)
+        );
     }
     log::debug!(
         "{sent} bytes sent and echoed intact in {:.3?}",
@@ -239,13 +257,16 @@ fn send_all(
                     let sent = progress.sent.load(Ordering::SeqCst);
                     return Err(anyhow::Error::new(Hinted::new(format!(
                         "could not send to {peer} for {timeout} ({{timeout}}): the server is not \
-                         reading ({sent} bytes sent)"
+                         reading ({} sent)",
+                        human::bytes(sent)
                     ))));
                 }
                 Err(err) => {
                     let sent = progress.sent.load(Ordering::SeqCst);
-                    return Err(anyhow::Error::new(err)
-                        .context(format!("could not send to {peer} after {sent} bytes")));
+                    return Err(anyhow::Error::new(err).context(format!(
+                        "could not send to {peer} after {}",
+                        human::bytes(sent)
+                    )));
                 }
             }
         }

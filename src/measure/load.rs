@@ -81,6 +81,9 @@ pub(crate) struct Run {
     pub(crate) stop: StopFlag,
     pub(crate) gone: ServerGone,
     pub(crate) live: Live,
+    /// When a loop first saw the stop request: the measured time ends there, not after the
+    /// wait for the last echoes.
+    stopped_at: std::sync::OnceLock<Instant>,
 }
 
 impl Run {
@@ -92,12 +95,17 @@ impl Run {
             stop: stop.clone(),
             gone: ServerGone::default(),
             live: Live::default(),
+            stopped_at: std::sync::OnceLock::new(),
         }
     }
 
     /// Whether the loops should stop before the window ends: asked to, or the server is gone.
     pub(crate) fn interrupted(&self) -> bool {
-        self.stop.is_requested() || self.gone.flag.is_requested()
+        let stopped = self.stop.is_requested();
+        if stopped {
+            self.stopped_at.get_or_init(Instant::now);
+        }
+        stopped || self.gone.flag.is_requested()
     }
 }
 
@@ -170,7 +178,8 @@ pub(crate) fn measured_seconds(run: &Run) -> f64 {
     let window = run.window;
     let until = Instant::now()
         .min(window.end)
-        .min(run.gone.at().unwrap_or(window.end));
+        .min(run.gone.at().unwrap_or(window.end))
+        .min(run.stopped_at.get().copied().unwrap_or(window.end));
     until
         .saturating_duration_since(window.measure_from)
         .as_secs_f64()

@@ -12,9 +12,9 @@ use std::time::{Duration, Instant, SystemTime};
 
 use super::report::{Histograms, LatencyMs, Measured, PingReport, RttMs};
 use super::tally::{Tally, INTERVAL};
-use crate::client::{self, read_full, ShortReadCause, Target};
+use crate::client::{self, read_full, Answered, ShortReadCause, Target, TURNED_AWAY};
 use crate::dump::{trace_chunk, Direction};
-use crate::limits::Limit;
+use crate::limits::{Hinted, Limit};
 use crate::pattern::{self, Pattern};
 use crate::signals::StopFlag;
 
@@ -123,7 +123,11 @@ fn probe_loop(
     every_interval(options.count, options.interval, stop, |seq| {
         let payload = probe_payload(seq, options.size);
         report.sent += 1;
-        let outcome = send_probe(stream, peer, &payload, &mut owed, options.timeout);
+        let answered = match report.echoed + report.corrupted {
+            0 => Answered::Never,
+            _ => Answered::Before,
+        };
+        let outcome = send_probe(stream, peer, &payload, &mut owed, options.timeout, answered);
         match &outcome {
             ProbeOutcome::Echoed(rtt) => {
                 report.echoed += 1;
@@ -223,6 +227,7 @@ fn send_probe(
     payload: &[u8],
     owed: &mut usize,
     timeout: Limit,
+    answered: Answered,
 ) -> ProbeOutcome {
     let started = Instant::now();
     if let Err(err) = (&*stream).write_all(payload) {
@@ -246,6 +251,11 @@ fn send_probe(
             ShortReadCause::TimedOut => {
                 *owed = incoming.len() - short.received;
                 ProbeOutcome::Lost(timeout)
+            }
+            ShortReadCause::Closed if short.received == 0 && answered == Answered::Never => {
+                ProbeOutcome::Broken(anyhow::Error::new(Hinted::new(format!(
+                    "the server closed the connection before any echo: {TURNED_AWAY}"
+                ))))
             }
             ShortReadCause::Closed => {
                 ProbeOutcome::Broken(anyhow::anyhow!("the server closed the connection"))

@@ -87,7 +87,7 @@ pub fn ping_pong(
         round_trips: tally.round_trips,
         round_trips_per_sec: per_sec(tally.round_trips as f64),
         mb_per_sec_each_way: per_sec(tally.round_trips as f64 * options.size as f64) / 1e6,
-        latency_ms: tally.latency_ms(),
+        latency_ms: (!tally.latency.is_empty()).then(|| tally.latency_ms()),
         fairness: tally.fairness,
         errors: tally.errors,
         server_gone_after: server_gone_after(&run),

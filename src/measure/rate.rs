@@ -100,7 +100,10 @@ pub fn rate(
         false => 0.0,
     };
     let counts = tally.schedule;
-    let latency_ms = LatencyMs::with_p9999(&tally.latency);
+    let figures = |histogram: &hdrhistogram::Histogram<u64>| {
+        (!histogram.is_empty()).then(|| LatencyMs::with_p9999(histogram))
+    };
+    let latency_ms = figures(&tally.latency);
     let report = RateReport {
         server: server.to_string(),
         connections: options.connections,
@@ -117,8 +120,8 @@ pub fn rate(
         socket_waits: counts.socket_waits,
         round_trips: tally.round_trips,
         latency_ms,
-        uncorrected_latency_ms: LatencyMs::with_p9999(&tally.uncorrected),
-        generator_lateness_ms: LatenessMs::of(&tally.lateness, latency_ms.p99),
+        uncorrected_latency_ms: figures(&tally.uncorrected),
+        generator_lateness_ms: LatenessMs::of(&tally.lateness, latency_ms.map_or(0.0, |l| l.p99)),
         fairness: tally.fairness,
         errors: tally.errors,
         server_gone_after: server_gone_after(&run),

@@ -281,10 +281,10 @@ pub struct RateReport {
     /// Round trips measured: messages due in the measured time and echoed, verified.
     pub round_trips: u64,
     /// Latency from each message's scheduled time to its echo's last byte (coordinated
-    /// omission corrected, as wrk2 reports it).
-    pub latency_ms: LatencyMs,
+    /// omission corrected, as wrk2 reports it); `None` when no round trip completed.
+    pub latency_ms: Option<LatencyMs>,
     /// Latency from each message's first byte written to its echo's last byte.
-    pub uncorrected_latency_ms: LatencyMs,
+    pub uncorrected_latency_ms: Option<LatencyMs>,
     /// The generator's own lateness.
     pub generator_lateness_ms: LatenessMs,
     /// Round trips per connection: fewest, most, and connections with none.
@@ -322,7 +322,8 @@ pub struct PingPongReport {
     /// Payload megabytes (10^6 bytes) per second in each direction.
     pub mb_per_sec_each_way: f64,
     /// Latency of the round trips in the window.
-    pub latency_ms: LatencyMs,
+    /// `None` when no round trip completed.
+    pub latency_ms: Option<LatencyMs>,
     /// Round trips per connection: fewest, most, and connections with none.
     pub fairness: Fairness,
     pub errors: ErrorCounts,
@@ -442,6 +443,18 @@ impl UdpPingReport {
     /// True if probes were sent and every one came back intact and on time: the exit status.
     pub fn all_intact(&self) -> bool {
         self.sent > 0 && self.echoed == self.sent && self.lost + self.late + self.corrupted == 0
+    }
+}
+
+impl BenchReport {
+    /// The seconds the run measured (a stream: the seconds it took).
+    pub fn measured_seconds(&self) -> f64 {
+        match self {
+            BenchReport::PingPong(r) => r.seconds,
+            BenchReport::Rate(r) => r.seconds,
+            BenchReport::UdpRate(r) => r.seconds,
+            BenchReport::Stream(r) => r.seconds,
+        }
     }
 }
 

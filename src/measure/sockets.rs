@@ -11,6 +11,7 @@ use mio::{Events, Interest, Poll, Token};
 
 use super::load::Run;
 use super::tally::Tally;
+use crate::logging::{RateLimited, WARNING_INTERVAL};
 
 /// How often the event loops look for stalled connections and due reconnects, and how long a
 /// dropped connection waits before it is connected again.
@@ -45,6 +46,9 @@ pub(crate) struct Sockets {
     slots: Vec<Slot>,
     /// Whether any connection of this loop ever got through.
     ever_connected: bool,
+    /// A server that alters every echo would otherwise bury the report under a warning per
+    /// echo; the report counts them all.
+    corruption_warnings: RateLimited,
 }
 
 impl Sockets {
@@ -60,6 +64,7 @@ impl Sockets {
             poll: Poll::new().context("could not create an event loop")?,
             slots,
             ever_connected: false,
+            corruption_warnings: RateLimited::new(WARNING_INTERVAL),
         })
     }
 
@@ -162,7 +167,8 @@ impl Sockets {
             }
             Broken::Corrupted => {
                 errors.corrupted += 1;
-                log::warn!("bench: corrupted echo on connection {index}");
+                self.corruption_warnings
+                    .warn(|again| format!("bench: corrupted echo on connection {index}{again}"));
             }
             Broken::TimedOut => errors.timeouts += 1,
         }

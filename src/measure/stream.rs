@@ -89,7 +89,8 @@ pub fn stream(target: &Target, options: &StreamOptions) -> anyhow::Result<Stream
             anyhow::Error::new(err)
         };
         return Err(what.context(format!(
-            "stream to {server} failed after {echoed} of {bytes} bytes came back"
+            "stream to {server} failed after {} came back",
+            crate::human::bytes_of(echoed, bytes)
         )));
     }
     // The sender may have failed (a reset); what came back is reported either way.

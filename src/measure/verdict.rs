@@ -2,7 +2,8 @@
 //! loudly: a run in which some connection never got an answer, an echo came back wrong, or the
 //! server went away is a failed run, not a slow one.
 
-use super::report::{BenchReport, LatenessMs};
+use super::report::{BenchReport, ErrorCounts, Fairness, LatenessMs};
+use crate::human::{self, plural};
 use crate::limits::Hinted;
 
 impl BenchReport {
@@ -10,107 +11,50 @@ impl BenchReport {
     pub fn verdict(&self) -> Result<(), Hinted> {
         let fail = |text: String| Err(Hinted::new(text));
         match self {
-            BenchReport::PingPong(r) => {
-                let e = &r.errors;
-                if e.corrupted > 0 {
-                    return fail(format!("{} echoes came back corrupted", e.corrupted));
-                }
-                if r.connected == 0 {
-                    return fail("no connection could be made".into());
-                }
-                if let Some(after) = r.server_gone_after {
-                    return fail(format!(
-                        "the server went away {after:.1} s into the measured time (connections \
-                         refused); the rates above are partial, over that time only"
-                    ));
-                }
-                if e.closed_at_once > 0 && (r.fairness.silent > 0 || e.after_warmup > 0) {
-                    return fail(format!(
-                        "the server closed {} connections at once, before any echo, and {} of {} \
-                         connections completed no round trip: is its client limit \
-                         ({{max_clients}}) below {{connections}}?",
-                        e.closed_at_once, r.fairness.silent, r.connections
-                    ));
-                }
-                if r.fairness.silent > 0 {
-                    return fail(format!(
-                        "{} of {} connections completed no round trip in the measured time \
-                         (a server that serves some clients and not others)",
-                        r.fairness.silent, r.connections
-                    ));
-                }
-                if e.after_warmup > 0 {
-                    return fail(format!(
-                        "the server refused or dropped {} connections after the warm-up",
-                        e.after_warmup
-                    ));
-                }
-                if r.round_trips == 0 {
-                    return fail("no round trip completed".into());
-                }
-                Ok(())
+            BenchReport::PingPong(r) => Connections {
+                errors: &r.errors,
+                connections: r.connections,
+                connected: r.connected,
+                fairness: &r.fairness,
+                round_trips: r.round_trips,
+                server_gone_after: r.server_gone_after,
             }
+            .verdict(),
             BenchReport::Rate(r) => {
-                let e = &r.errors;
-                if e.corrupted > 0 {
-                    return fail(format!("{} echoes came back corrupted", e.corrupted));
+                Connections {
+                    errors: &r.errors,
+                    connections: r.connections,
+                    connected: r.connected,
+                    fairness: &r.fairness,
+                    round_trips: r.round_trips,
+                    server_gone_after: r.server_gone_after,
                 }
-                if r.connected == 0 {
-                    return fail("no connection could be made".into());
-                }
-                if let Some(after) = r.server_gone_after {
-                    return fail(format!(
-                        "the server went away {after:.1} s into the measured time (connections \
-                         refused); the rates above are partial, over that time only"
-                    ));
-                }
-                if e.closed_at_once > 0 && (r.fairness.silent > 0 || e.after_warmup > 0) {
-                    return fail(format!(
-                        "the server closed {} connections at once, before any echo, and {} of {} \
-                         connections got no echo: is its client limit ({{max_clients}}) below \
-                         {{connections}}?",
-                        e.closed_at_once, r.fairness.silent, r.connections
-                    ));
-                }
-                if r.fairness.silent > 0 {
-                    return fail(format!(
-                        "{} of {} connections got no echo in the measured time (a server that \
-                         serves some clients and not others)",
-                        r.fairness.silent, r.connections
-                    ));
-                }
-                if e.after_warmup > 0 {
-                    return fail(format!(
-                        "the server refused or dropped {} connections after the warm-up",
-                        e.after_warmup
-                    ));
-                }
-                if let Some(late) = too_late(&r.generator_lateness_ms, r.latency_ms.p99) {
+                .verdict()?;
+                let p99 = r.latency_ms.map_or(0.0, |latency| latency.p99);
+                if let Some(late) = too_late(&r.generator_lateness_ms, p99) {
                     return Err(late);
                 }
-                if e.timeouts > 0 {
+                if r.errors.timeouts > 0 {
                     return fail(format!(
-                        "{} messages sent were never echoed: {} connections waited for their echo \
-                         past the timeout ({{timeout}})",
-                        r.unechoed, e.timeouts
+                        "{} sent were never echoed: {} waited for their echo past the timeout \
+                         ({{timeout}})",
+                        plural(r.unechoed, "message"),
+                        plural(r.errors.timeouts, "connection")
                     ));
-                }
-                if r.round_trips == 0 {
-                    return fail("no round trip completed".into());
                 }
                 Ok(())
             }
             BenchReport::Stream(r) if !r.intact() => fail(format!(
-                "{} of {} bytes came back, {} corrupted",
-                r.bytes_echoed, r.bytes_sent, r.corrupted_bytes
+                "{} came back, {} corrupted",
+                human::bytes_of(r.bytes_echoed, r.bytes_sent),
+                human::bytes(r.corrupted_bytes)
             )),
             BenchReport::Stream(_) => Ok(()),
             BenchReport::UdpRate(r) => {
                 // Loss, duplicates and reordering are what the run measures, not its failure;
                 // corruption and a generator too late to keep its schedule are.
-                let c = &r.counts;
-                if c.corrupted > 0 {
-                    return fail(format!("{} echoes came back corrupted", c.corrupted));
+                if r.counts.corrupted > 0 {
+                    return fail(corrupted(r.counts.corrupted));
                 }
                 if let Some(after) = r.server_gone_after {
                     return fail(format!(
@@ -120,9 +64,9 @@ impl BenchReport {
                 }
                 let Some(latency) = r.latency_ms else {
                     return fail(format!(
-                        "no echo came back: {} datagrams sent, every one lost; is a UDP echo \
-                         listening there (soc_server -u)?",
-                        r.sent
+                        "no echo came back: {} sent, every one lost; is a UDP echo listening \
+                         there (soc_server -u)?",
+                        plural(r.sent, "datagram")
                     ));
                 };
                 if let Some(late) = too_late(&r.generator_lateness_ms, latency.p99) {
@@ -132,6 +76,73 @@ impl BenchReport {
             }
         }
     }
+}
+
+/// What a closed-loop and an open-loop TCP run both fail for: their connections.
+struct Connections<'a> {
+    errors: &'a ErrorCounts,
+    connections: usize,
+    connected: usize,
+    fairness: &'a Fairness,
+    round_trips: u64,
+    server_gone_after: Option<f64>,
+}
+
+impl Connections<'_> {
+    fn verdict(&self) -> Result<(), Hinted> {
+        let fail = |text: String| Err(Hinted::new(text));
+        let e = self.errors;
+        let of_all = |n: usize| format!("{n} of {}", plural(self.connections as u64, "connection"));
+        if e.corrupted > 0 {
+            return fail(corrupted(e.corrupted));
+        }
+        if self.connected == 0 {
+            return fail("no connection could be made".into());
+        }
+        if let Some(after) = self.server_gone_after {
+            return fail(format!(
+                "the server went away {after:.1} s into the measured time (connections \
+                 refused); the rates above are partial, over that time only"
+            ));
+        }
+        let silent = self.fairness.silent;
+        if e.closed_at_once > 0 && (silent > 0 || e.after_warmup > 0) {
+            return fail(format!(
+                "the server closed {} at once, before any echo, and {} completed no round trip: \
+                 is its client limit ({{max_clients}}) below {{connections}}?",
+                plural(e.closed_at_once, "connection"),
+                of_all(silent)
+            ));
+        }
+        if self.round_trips == 0 {
+            return fail(format!(
+                "no round trip completed: the server accepted {} and echoed nothing in the \
+                 measured time",
+                plural(self.connected as u64, "connection")
+            ));
+        }
+        if silent > 0 {
+            return fail(format!(
+                "{} completed no round trip in the measured time (a server that serves some \
+                 clients and not others)",
+                of_all(silent)
+            ));
+        }
+        if e.after_warmup > 0 {
+            return fail(format!(
+                "the server refused or dropped {} after the warm-up",
+                plural(e.after_warmup, "connection")
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn corrupted(echoes: u64) -> String {
+    format!(
+        "{} came back corrupted",
+        human::count(echoes, "echo", "echoes")
+    )
 }
 
 /// The failure of an open-loop run whose generator fell behind its own schedule, if it did.

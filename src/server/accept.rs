@@ -11,16 +11,14 @@ use log::{debug, error};
 use super::client::{ClientGuard, ClientJob};
 use super::client_limit::Admission;
 use super::Shared;
+use crate::human::plural;
 use crate::limits::Hinted;
-use crate::logging::RateLimited;
+use crate::logging::{RateLimited, WARNING_INTERVAL};
 use crate::sys::{classify_accept_error, AcceptErrorClass};
 
 /// How long an accept loop waits before trying again when the system is out of file descriptors
 /// or memory: long enough not to burn a core, short enough to serve soon after.
 const RESOURCE_BACKOFF: Duration = Duration::from_millis(50);
-
-/// How often a repeated warning (an accept error, a rejected client) is logged at most.
-const WARNING_INTERVAL: Duration = Duration::from_secs(1);
 
 /// One listening socket's accept loop.
 pub(super) struct Acceptor {
@@ -62,9 +60,9 @@ impl Acceptor {
                 shared.counters.rejected();
                 let max = shared.limit.max();
                 reject_warnings.warn(|again| {
-                    let clients = if max == 1 { "client" } else { "clients" };
                     Hinted::new(format!(
-                        "{peer} rejected: already serving {max} {clients} ({{max_clients}}){again}"
+                        "{peer} rejected: already serving {} ({{max_clients}}){again}",
+                        plural(max as u64, "client")
                     ))
                     .render(shared.config.names)
                 });

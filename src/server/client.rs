@@ -14,6 +14,7 @@ use log::{error, info, warn};
 use super::client_limit::Admission;
 use super::stats::Counters;
 use crate::echo::{echo_until_eof, EchoBuffer, EchoEnd};
+use crate::human::bytes;
 use crate::limits::{Hinted, Limit, SettingNames};
 
 /// Stack size of a client thread.
@@ -132,8 +133,8 @@ impl Serving {
         };
         let active_after = guard.release();
         info!(
-            "{peer} {how}: {} bytes echoed in {:.3?} ({active_after} active)",
-            report.bytes,
+            "{peer} {how}: {} echoed in {:.3?} ({active_after} active)",
+            bytes(report.bytes),
             started.elapsed()
         );
         // The connection closes as `stream` goes here, not when the thread's next client comes.

@@ -28,6 +28,7 @@ use std::time::Duration;
 use anyhow::Context;
 use log::{error, info, warn};
 
+use crate::human::plural;
 use crate::limits::{Limit, Setting, SettingNames};
 use accept::Acceptor;
 use client::{ClientJob, Registry, Serving, CLIENT_STACK_SIZE};
@@ -294,9 +295,9 @@ impl Server {
         let config = &self.shared.config;
         let max = config.max_clients;
         info!(
-            "serving on {} (at most {max} {}, idle timeout {})",
+            "serving on {} (at most {}, idle timeout {})",
             addrs.join(", "),
-            if max == 1 { "client" } else { "clients" },
+            plural(max as u64, "client"),
             config.idle_timeout
         );
         let mut acceptors = (0..self.shared.listeners.len()).map(|index| Acceptor {
@@ -344,8 +345,8 @@ impl Server {
         let clients = self.shared.registry.drain();
         if !clients.is_empty() {
             info!(
-                "shutting down: closing {} client connections",
-                clients.len()
+                "shutting down: closing {}",
+                plural(clients.len() as u64, "client connection")
             );
         }
         for stream in &clients {

@@ -4,6 +4,8 @@
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use crate::human::{bytes, plural};
+
 /// Counters a running server keeps, each updated by whoever sees the event.
 #[derive(Debug, Default)]
 pub(super) struct Counters {
@@ -132,14 +134,21 @@ impl fmt::Display for StatsSnapshot {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{} clients served, {} rejected, {} timed out, {} failed, {} bytes echoed",
-            self.served, self.rejected, self.timed_out, self.failed, self.bytes_echoed
+            "{} served, {} rejected, {} timed out, {} failed, {} echoed",
+            plural(self.served, "client"),
+            self.rejected,
+            self.timed_out,
+            self.failed,
+            bytes(self.bytes_echoed)
         )?;
         if let Some(udp) = &self.udp {
             write!(
                 f,
-                "; udp: {} datagrams echoed ({} bytes), {} refused as possible loops, {} failed",
-                udp.echoed, udp.bytes, udp.refused, udp.failed
+                "; udp: {} echoed ({}), {} refused as possible loops, {} failed",
+                plural(udp.echoed, "datagram"),
+                bytes(udp.bytes),
+                udp.refused,
+                udp.failed
             )?;
         }
         Ok(())

@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use super::stats::DatagramCounters;
 use crate::dump::{trace_chunk, Direction};
-use crate::logging::RateLimited;
+use crate::logging::{RateLimited, WARNING_INTERVAL};
 
 /// The largest datagram UDP carries over IPv6 (over IPv4: 65 507), with a byte to spare to tell
 /// that nothing was cut off.
@@ -25,9 +25,6 @@ const LARGEST_DATAGRAM: usize = 65_536;
 /// How long a UDP thread waits after an error that is not one datagram's (the socket itself
 /// failing), so that a persistent error cannot make it spin.
 const ERROR_BACKOFF: Duration = Duration::from_millis(50);
-
-/// How often a repeated warning (a refused datagram, a failed send) is logged at most.
-const WARNING_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Ports of services that answer any datagram with a datagram: a datagram from one of them is
 /// refused, as FreeBSD's inetd does, so that two such services cannot be set echoing each other.

@@ -270,7 +270,7 @@ fn ping_u_says_each_fault_on_its_probes_line_and_exits_one() {
         " ms (out of order)",
         "seq=8 corrupted: 1 bytes differ",
         "waiting up to ",
-        "20 probes sent, 17 echoed, 1 lost, 1 late, 1 duplicates, 1 out of order, 1 corrupted, \
+        "20 probes sent, 17 echoed, 1 lost, 1 late, 1 duplicate, 1 out of order, 1 corrupted, \
          5.0% loss",
         ", jitter ",
     ] {
@@ -423,7 +423,7 @@ fn bench_u_counts_duplicates_reordering_and_corruption_and_fails_on_corruption()
     let run = client_at(addr, &udp_bench("1000", &["--timeout", "0.5"]), Vec::new());
     assert_eq!(run.status.code(), Some(1), "{}", run.stderr);
     assert!(
-        run.stderr.contains("1 echoes came back corrupted"),
+        run.stderr.contains("1 echo came back corrupted"),
         "{}",
         run.stderr
     );

@@ -2,8 +2,8 @@
 
 use std::fmt;
 
-use crate::human::millis;
-use crate::limits::{Hinted, SettingNames};
+use crate::human::{millis, plural};
+use crate::limits::{describe, Hinted, SettingNames};
 use crate::measure::connect::{ConnectOutcome, ConnectProbe};
 use crate::measure::ping::{PingEvent, ProbeOutcome};
 use crate::measure::report::{
@@ -36,7 +36,7 @@ pub fn ping_line(event: &PingEvent, names: SettingNames) -> String {
             Hinted::new(format!("seq={seq} lost: no echo within {timeout} ({{timeout}})"))
                 .render(names)
         }
-        ProbeOutcome::Broken(err) => format!("seq={seq} lost: {err:#}"),
+        ProbeOutcome::Broken(err) => format!("seq={seq} lost: {}", describe(err, names)),
     }
 }
 
@@ -94,13 +94,13 @@ impl fmt::Display for UdpPingReport {
         writeln!(f, "--- udp {} ping statistics ---", self.server)?;
         write!(
             f,
-            "{} probes sent, {} echoed, {} lost, {} late, {} duplicates, {} out of order, {} \
-             corrupted, {:.1}% loss, time {:.0} ms",
-            self.sent,
+            "{} sent, {} echoed, {} lost, {} late, {}, {} out of order, {} corrupted, {:.1}% \
+             loss, time {:.0} ms",
+            plural(self.sent, "probe"),
             self.echoed,
             self.lost,
             self.late,
-            self.duplicates,
+            plural(self.duplicates, "duplicate"),
             self.out_of_order,
             self.corrupted,
             self.loss_percent,
@@ -146,8 +146,8 @@ impl fmt::Display for PingReport {
         writeln!(f, "--- {} ping statistics ---", self.server)?;
         write!(
             f,
-            "{} probes sent, {} echoed, {} lost, {} corrupted, time {:.0} ms",
-            self.sent,
+            "{} sent, {} echoed, {} lost, {} corrupted, time {:.0} ms",
+            plural(self.sent, "probe"),
             self.echoed,
             self.lost,
             self.corrupted,
@@ -162,8 +162,8 @@ impl fmt::Display for ConnectReport {
         writeln!(f, "--- {} connect statistics ---", self.server)?;
         write!(
             f,
-            "{} connects tried, {} connected, {} failed, time {:.0} ms",
-            self.sent,
+            "{} tried, {} connected, {} failed, time {:.0} ms",
+            plural(self.sent, "connect"),
             self.connected,
             self.failed,
             self.seconds * 1000.0
@@ -249,7 +249,10 @@ impl fmt::Display for BenchReport {
                     "throughput    {:.2} MB/s each way",
                     r.mb_per_sec_each_way
                 )?;
-                writeln!(f, "latency (ms)  {}", percentiles(&r.latency_ms))?;
+                match &r.latency_ms {
+                    Some(latency) => writeln!(f, "latency (ms)  {}", percentiles(latency))?,
+                    None => writeln!(f, "{NO_ROUND_TRIP}")?,
+                }
                 writeln!(f, "{}", per_connection(&r.fairness))?;
                 write!(f, "{}", errors(&r.errors))
             }
@@ -299,16 +302,21 @@ fn rate_report(f: &mut fmt::Formatter<'_>, r: &RateReport) -> fmt::Result {
         "messages      {} due, {} sent, {} echoed, {} unsent, {} unechoed, {} waited for their socket",
         r.due, r.sent, r.round_trips, r.unsent, r.unechoed, r.socket_waits
     )?;
-    writeln!(
-        f,
-        "latency (ms)  {}  (from each message's scheduled time)",
-        percentiles(&r.latency_ms)
-    )?;
-    writeln!(
-        f,
-        "uncorrected   {}  (from its first byte written)",
-        percentiles(&r.uncorrected_latency_ms)
-    )?;
+    match (&r.latency_ms, &r.uncorrected_latency_ms) {
+        (Some(latency), Some(uncorrected)) => {
+            writeln!(
+                f,
+                "latency (ms)  {}  (from each message's scheduled time)",
+                percentiles(latency)
+            )?;
+            writeln!(
+                f,
+                "uncorrected   {}  (from its first byte written)",
+                percentiles(uncorrected)
+            )?;
+        }
+        _ => writeln!(f, "{NO_ROUND_TRIP}")?,
+    }
     writeln!(f, "{}", generator(&r.generator_lateness_ms))?;
     writeln!(f, "{}", per_connection(&r.fairness))?;
     write!(f, "{}", errors(&r.errors))?;
@@ -373,10 +381,7 @@ fn udp_rate_report(f: &mut fmt::Formatter<'_>, r: &UdpRateReport) -> fmt::Result
                 percentiles(uncorrected)
             )?;
         }
-        _ => writeln!(
-            f,
-            "latency (ms)  none: no echo came back in the measured time"
-        )?,
+        _ => writeln!(f, "{NO_ROUND_TRIP}")?,
     }
     writeln!(f, "{}", generator(&r.generator_lateness_ms))?;
     write!(
@@ -395,6 +400,9 @@ fn generator(late: &LatenessMs) -> String {
         late.p50, late.p99, late.max, late.limit
     )
 }
+
+/// The latency line of a run with no round trip: no percentiles, which would read as zeros.
+const NO_ROUND_TRIP: &str = "latency       none: no round trip completed";
 
 /// `p50 … max`, and p99.99 where the run has it.
 fn percentiles(l: &LatencyMs) -> String {
@@ -427,8 +435,11 @@ fn fewest(fair: &Fairness) -> u64 {
 
 fn errors(e: &ErrorCounts) -> String {
     format!(
-        "errors        {} connect failures, {} resets, {} timeouts, {} corrupted, {} \
-         self-connections refused",
-        e.connect_failures, e.resets, e.timeouts, e.corrupted, e.self_connections
+        "errors        {}, {}, {}, {} corrupted, {} refused",
+        plural(e.connect_failures, "connect failure"),
+        plural(e.resets, "reset"),
+        plural(e.timeouts, "timeout"),
+        e.corrupted,
+        plural(e.self_connections, "self-connection")
     )
 }
