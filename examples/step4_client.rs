@@ -49,8 +49,11 @@ fn run(address: &str) -> Result<(), String> {
         s.write_all(line.as_bytes())
             .map_err(|err| fail("could not send to", err))?;
         let mut reply = vec![0u8; line.len()];
-        s.read_exact(&mut reply)
-            .map_err(|err| fail("no whole reply from", err))?;
+        s.read_exact(&mut reply).map_err(|err| match err.kind() {
+            // read_exact's own words would be "failed to fill whole buffer".
+            std::io::ErrorKind::UnexpectedEof => format!("{server} closed the connection"),
+            _ => fail("no whole reply from", err),
+        })?;
         print!("{}", String::from_utf8_lossy(&reply));
     }
     s.shutdown(Shutdown::Write)

@@ -55,7 +55,12 @@ fn run(request: ClientRequest) -> anyhow::Result<ExitCode> {
             let (mut stdout, mut stderr) = (stdout.lock(), io::stderr());
             match transport {
                 Transport::Tcp => {
-                    client::interactive(&target, &options, keyboard, &mut stdout, &mut stderr)?
+                    client::interactive(&target, &options, keyboard, &mut stdout, &mut stderr)
+                        .inspect_err(|_| {
+                            // A line half typed when the server went away must not reach the
+                            // shell.
+                            soc::sys::discard_pending_input()
+                        })?
                 }
                 Transport::Udp { .. } => {
                     udp::interactive(&target, &options, keyboard, &mut stdout, &mut stderr)?

@@ -10,7 +10,6 @@ use anyhow::Context;
 use soc::cli::server::ServerRequest;
 use soc::logging::Output;
 use soc::server::Server;
-use soc::sys::OpenFileLimit;
 
 /// How long the server waits at exit for its last log lines to be written.
 const LOG_FLUSH_LIMIT: Duration = Duration::from_millis(500);
@@ -37,15 +36,6 @@ fn main() -> ExitCode {
 }
 
 fn run(request: ServerRequest) -> anyhow::Result<()> {
-    let max_clients = request.config.max_clients;
-    match soc::sys::raise_open_file_limit(max_clients) {
-        Ok(OpenFileLimit::Limited(limit)) if limit < max_clients as u64 => log::warn!(
-            "the open-file limit is {limit}, below --max-clients {max_clients}: clients beyond \
-             it will wait in the listen queue"
-        ),
-        Ok(_) => {}
-        Err(err) => log::warn!("could not read or raise the open-file limit: {err}"),
-    }
     let server = Server::bind(&request.hosts, request.port, request.config)?;
     let handle = server.shutdown_handle();
     soc::signals::on_termination(move |signal| {

@@ -30,7 +30,7 @@ use crate::measure::udp_rate::{UdpRateOptions, SEQ_BYTES};
 /// Exit codes: 0 success, 1 failure (connection, timeout, echo differs or lost), 2 usage error.
 #[derive(Debug, Parser)]
 // Negative numbers are values (and then invalid ones), not unknown flags.
-#[command(name = "soc_client", version, allow_negative_numbers = true)]
+#[command(name = "soc_client", version, allow_negative_numbers = true, after_help = UNITS)]
 struct Args {
     #[command(flatten)]
     endpoint: Endpoint,
@@ -73,10 +73,10 @@ struct Args {
 enum Command {
     /// Measure round-trip time over one connection, like ping(8); Ctrl-C prints the summary,
     /// -q prints only the summary
-    #[command(allow_negative_numbers = true)]
+    #[command(allow_negative_numbers = true, after_help = UNITS)]
     Ping(PingArgs),
     /// Load the server with closed-loop round trips (or one verified stream) and report
-    #[command(allow_negative_numbers = true)]
+    #[command(allow_negative_numbers = true, after_help = UNITS)]
     Bench(BenchArgs),
 }
 
@@ -294,6 +294,12 @@ impl Workload {
         }
     }
 }
+
+/// Said under every `--help` that has a size or a rate: what the suffixes mean.
+const UNITS: &str = concat!(
+    "Sizes take K, M, G (or KiB, MiB, GiB: 1024-based) or kB, MB, GB (1000-based): 64K, 1.5G. ",
+    "Rates take k and M (1000-based): 10k. Throughput is reported in MB/s (10^6 bytes a second)."
+);
 
 /// The subcommands, for telling a mistyped one from a host name.
 const SUBCOMMANDS: [&str; 2] = ["ping", "bench"];

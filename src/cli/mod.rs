@@ -49,6 +49,13 @@ impl Endpoint {
             Some(target) => split_host_port(target)?,
             None => (None, None),
         };
+        // `soc_client ::1:8888` without a port of its own: most likely a port in the wrong place,
+        // and a connection attempt to a stranger's address is no way to find out.
+        if let Some(hint) = host.as_deref().and_then(bracket_hint) {
+            if self.target_port.is_none() && self.port.is_none() {
+                return Err(hint);
+            }
+        }
         let host = agree("host", host, self.host.clone())?;
         let port = agree("port", embedded_port, self.target_port)?;
         let port = agree("port", port, self.port)?;
@@ -86,6 +93,24 @@ impl Endpoint {
         self.target_port = agree("port", self.target_port, port)?;
         Ok(())
     }
+}
+
+/// For HOST written `::1:8888`: a bare IPv6 address whose last group reads as a port after an
+/// address of its own, the way to write what was most likely meant, `[::1]:8888`. (A bare IPv6
+/// address has no room for a port: `::1:8888` is one address, somewhere else.)
+fn bracket_hint(host: &str) -> Option<String> {
+    host.parse::<std::net::Ipv6Addr>().ok()?;
+    let (before, last) = host.rsplit_once(':')?;
+    let looks_like_port = (2..=5).contains(&last.len())
+        && last.bytes().all(|b| b.is_ascii_digit())
+        && last.parse::<u16>().is_ok_and(|port| port > 0);
+    let address_before = !before.ends_with(':') && before.parse::<std::net::Ipv6Addr>().is_ok();
+    (looks_like_port && address_before).then(|| {
+        format!(
+            "'{host}' reads as one IPv6 address; if {last} is the port, write [{before}]:{last} \
+             (or --host {host} for that address)"
+        )
+    })
 }
 
 /// Two ways of saying one thing must say the same.
@@ -180,9 +205,8 @@ pub fn server_flag(setting: Setting) -> &'static str {
     }
 }
 
-/// What the size suffixes mean, said once in `--help` and README.
-pub(crate) const SIZE_UNITS: &str =
-    "sizes take K, M, G (or KiB, MiB, GiB: 1024-based) or kB, MB, GB (1000-based): 64K, 1.5G";
+/// What the size suffixes mean, in a size's error message (`--help` says it in full).
+const SIZE_UNITS: &str = "K, M, G or KiB, MiB, GiB are 1024-based; kB, MB, GB 1000-based";
 
 /// Parses a number of seconds (fractions allowed) into a [`Duration`].
 fn parse_secs(text: &str) -> Result<Duration, String> {
@@ -408,6 +432,26 @@ mod tests {
             endpoint(Some("a"), Some(9), Some("a")).resolve(),
             Ok(("a".into(), 9))
         );
+    }
+
+    #[test]
+    fn an_ipv6_address_that_ends_in_a_port_gets_the_bracket_hint() {
+        assert_eq!(
+            bracket_hint("::1:8888").as_deref(),
+            Some(
+                "'::1:8888' reads as one IPv6 address; if 8888 is the port, write [::1]:8888 (or \
+                 --host ::1:8888 for that address)"
+            )
+        );
+        assert_eq!(bracket_hint("fe80::1:7"), None, "one digit is part of it");
+        assert_eq!(
+            bracket_hint("fe80::1234"),
+            None,
+            "nothing before it is an address"
+        );
+        assert_eq!(bracket_hint("::1"), None);
+        assert_eq!(bracket_hint("127.0.0.1"), None);
+        assert_eq!(bracket_hint("example.test"), None);
     }
 
     #[test]

@@ -10,10 +10,11 @@ use std::thread;
 use anyhow::{anyhow, Context};
 
 use super::{
-    connect_with_timeouts, send_all, Answered, ShortRead, ShortReadCause, Target, TURNED_AWAY,
+    connect_with_timeouts, is_hang_up, send_all, turned_away, Answered, ShortRead, ShortReadCause,
+    Target,
 };
 use crate::dump::{trace_chunk, Direction};
-use crate::limits::{Hinted, Limit};
+use crate::limits::Limit;
 
 /// Lines that end the session instead of being sent (on their own, surrounding blanks ignored).
 const QUIT_WORDS: [&str; 2] = ["exit", "quit"];
@@ -127,7 +128,10 @@ impl Session<'_> {
             if is_quit(&line) {
                 return Ok(());
             }
-            send_all(self.stream, self.peer, &line, self.timeout)?;
+            if let Some(note) = cut_by_the_terminal(&line) {
+                let _ = writeln!(messages, "{note}");
+            }
+            send_all(self.stream, self.peer, &line, self.timeout, self.answered)?;
             let echo = self.await_echo(line.len())?;
             output
                 .write_all(&echo)
@@ -170,14 +174,15 @@ impl Session<'_> {
                 Event::ServerClosed => {
                     let _ = writeln!(messages);
                     return Err(match self.answered {
-                        Answered::Never => anyhow::Error::new(Hinted::new(format!(
-                            "the server closed the connection before any echo: {TURNED_AWAY}"
-                        ))),
+                        Answered::Never => turned_away(self.peer, None),
                         Answered::Before => anyhow!("the server closed the connection"),
                     });
                 }
                 Event::ConnectionFailed(err) => {
                     let _ = writeln!(messages);
+                    if self.answered == Answered::Never && is_hang_up(&err) {
+                        return Err(turned_away(self.peer, Some(err)));
+                    }
                     return Err(anyhow::Error::new(err).context("the connection failed"));
                 }
                 // Bytes nobody asked for: show them, as netcat would.
@@ -227,6 +232,19 @@ impl Session<'_> {
         }
         Ok(echo)
     }
+}
+
+/// The note for a typed line as long as the terminal passes on: what was typed beyond it was
+/// dropped before soc saw it.
+pub(super) fn cut_by_the_terminal(line: &[u8]) -> Option<String> {
+    let limit = crate::sys::TERMINAL_LINE_LIMIT?;
+    let text = line.strip_suffix(b"\n").unwrap_or(line);
+    (text.len() >= limit).then(|| {
+        format!(
+            "(this line is {limit} bytes, the most the terminal takes in one line: anything typed \
+             beyond was dropped by the terminal; to send longer lines, pipe them: soc_client < FILE)"
+        )
+    })
 }
 
 /// A typed line as it is sent: a Windows console's `\r\n` becomes `\n`.

@@ -158,11 +158,11 @@ impl ShortRead {
             "{} came back",
             human::bytes_of(self.received as u64, expected as u64)
         );
+        let fresh = self.received == 0 && answered == Answered::Never;
         match self.cause {
-            ShortReadCause::Closed if self.received == 0 && answered == Answered::Never => {
-                anyhow::Error::new(Hinted::new(format!(
-                    "{peer} closed the connection before any echo ({progress}): {TURNED_AWAY}"
-                )))
+            ShortReadCause::Closed if fresh => turned_away(peer, None),
+            ShortReadCause::Failed(err) if fresh && is_hang_up(&err) => {
+                turned_away(peer, Some(err))
             }
             ShortReadCause::Closed => {
                 anyhow::anyhow!("{peer} closed the connection ({progress})")
@@ -176,23 +176,54 @@ impl ShortRead {
     }
 }
 
+/// Whether a connection error is the server hanging up (a reset, an abort, a broken pipe), which
+/// on a fresh connection is a server turning the client away as much as a plain close is.
+pub(crate) fn is_hang_up(err: &io::Error) -> bool {
+    matches!(
+        err.kind(),
+        io::ErrorKind::ConnectionReset
+            | io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::BrokenPipe
+    )
+}
+
+/// The error for a server that ended a fresh connection before any echo (closed, or reset with
+/// `cause`): a client turned away, most likely.
+pub(crate) fn turned_away(peer: SocketAddr, cause: Option<io::Error>) -> anyhow::Error {
+    let how = match &cause {
+        Some(err) => format!(" ({err})"),
+        None => String::new(),
+    };
+    anyhow::Error::new(Hinted::new(format!(
+        "{peer} closed the connection before any echo{how}: {TURNED_AWAY}"
+    )))
+}
+
 /// Sends all of `payload` to `peer`; a send that makes no progress for the socket's write
-/// timeout (`timeout`) fails with a message saying so.
+/// timeout (`timeout`) fails with a message saying so, and one the server hung up on before it
+/// ever answered ([`Answered::Never`]) says it may have turned the client away.
 pub(crate) fn send_all(
     mut stream: &TcpStream,
     peer: SocketAddr,
     payload: &[u8],
     timeout: Limit,
+    answered: Answered,
 ) -> anyhow::Result<()> {
-    stream
-        .write_all(payload)
-        .map_err(|err| match crate::net::is_timeout(&err) {
-            true => anyhow::Error::new(Hinted::new(format!(
-                "could not send for {timeout} ({{timeout}}): the server is not reading"
-            ))),
-            false => anyhow::Error::new(err),
-        })
-        .with_context(|| format!("sending to {peer} failed"))?;
+    match stream.write_all(payload) {
+        Ok(()) => {}
+        Err(err) if answered == Answered::Never && is_hang_up(&err) => {
+            return Err(turned_away(peer, Some(err)))
+        }
+        Err(err) => {
+            return Err(match crate::net::is_timeout(&err) {
+                true => anyhow::Error::new(Hinted::new(format!(
+                    "could not send for {timeout} ({{timeout}}): the server is not reading"
+                ))),
+                false => anyhow::Error::new(err),
+            }
+            .context(format!("sending to {peer} failed")))
+        }
+    }
     trace_chunk(peer, Direction::Sent, payload);
     Ok(())
 }
@@ -207,7 +238,7 @@ pub(crate) fn round_trip(
     timeout: Limit,
 ) -> anyhow::Result<()> {
     debug_assert_eq!(payload.len(), echo.len());
-    send_all(stream, peer, payload, timeout)?;
+    send_all(stream, peer, payload, timeout, Answered::Never)?;
     read_full(stream, echo)
         .map_err(|short| short.describe(peer, payload.len(), timeout, Answered::Never))?;
     trace_chunk(peer, Direction::Received, echo);

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context};
 
-use super::{connect_with_timeouts, Target, TURNED_AWAY};
+use super::{connect_with_timeouts, is_hang_up, turned_away, Target};
 use crate::dump::{trace_chunk, Direction};
 use crate::human;
 use crate::limits::{Hinted, Limit};
@@ -58,6 +58,8 @@ struct SendProgress {
     finished: AtomicBool,
     /// Set when sending failed, before the socket is shut down to wake the receiver.
     failed: AtomicBool,
+    /// Set when the input could not be read (the failure is then the input's, not the server's).
+    input_failed: AtomicBool,
     checksum: std::sync::Mutex<Option<u32>>,
 }
 
@@ -131,6 +133,9 @@ pub fn pipe(
                 }
                 continue;
             }
+            Err(err) if received == 0 && is_hang_up(&err) => {
+                return Err(turned_away(peer, Some(err)))
+            }
             Err(err) => {
                 return Err(anyhow::Error::new(err).context(format!(
                     "connection to {peer} failed after {} sent came back",
@@ -169,18 +174,8 @@ pub fn pipe(
     if !progress.finished.load(Ordering::SeqCst) && !progress.failed.load(Ordering::SeqCst) {
         // The server closed before we finished sending; the sender may be blocked on input,
         // so do not wait for it.
-        match (sent, received) {
-            (0, _) => {
-                return Err(anyhow::Error::new(Hinted::new(format!(
-                    "{peer} closed the connection before any input was sent: {TURNED_AWAY}"
-                ))))
-            }
-            (_, 0) => {
-                return Err(anyhow::Error::new(Hinted::new(format!(
-                    "{peer} closed the connection before any echo ({} sent): {TURNED_AWAY}",
-                    human::bytes(sent)
-                ))))
-            }
+        match received {
+            0 => return Err(turned_away(peer, None)),
             _ => bail!(
                 "{peer} closed the connection before the input ended ({} sent so far came back)",
                 human::bytes_of(received, sent)
@@ -188,10 +183,15 @@ pub fn pipe(
         }
     }
     // The sender is done or about to be; if it failed (unreadable input, a send error), its
-    // error is the cause to show.
-    sender
+    // error is the cause to show, unless the server had ended the connection before any echo
+    // (the sender then meets a reset or a failed half-close, which are not the cause).
+    let sending = sender
         .join()
-        .map_err(|_| anyhow!("the sending thread panicked"))??;
+        .map_err(|_| anyhow!("the sending thread panicked"))?;
+    if received == 0 && sent > 0 && !progress.input_failed.load(Ordering::SeqCst) {
+        return Err(turned_away(peer, None));
+    }
+    sending?;
     let sent_checksum = progress
         .checksum
         .lock()
@@ -238,7 +238,10 @@ fn send_all(
             Ok(0) => break,
             Ok(n) => n,
             Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
-            Err(err) => return Err(anyhow::Error::new(err).context("could not read the input")),
+            Err(err) => {
+                progress.input_failed.store(true, Ordering::SeqCst);
+                return Err(anyhow::Error::new(err).context("could not read the input"));
+            }
         };
         let chunk = &buf[..n];
         checksum.update(chunk);

@@ -12,9 +12,9 @@ use std::time::{Duration, Instant, SystemTime};
 
 use super::report::{Histograms, LatencyMs, Measured, PingReport, RttMs};
 use super::tally::{Tally, INTERVAL};
-use crate::client::{self, read_full, Answered, ShortReadCause, Target, TURNED_AWAY};
+use crate::client::{self, read_full, Answered, ShortReadCause, Target};
 use crate::dump::{trace_chunk, Direction};
-use crate::limits::{Hinted, Limit};
+use crate::limits::Limit;
 use crate::pattern::{self, Pattern};
 use crate::signals::StopFlag;
 
@@ -230,7 +230,11 @@ fn send_probe(
     answered: Answered,
 ) -> ProbeOutcome {
     let started = Instant::now();
+    let fresh = answered == Answered::Never;
     if let Err(err) = (&*stream).write_all(payload) {
+        if fresh && client::is_hang_up(&err) {
+            return ProbeOutcome::Broken(client::turned_away(peer, Some(err)));
+        }
         return ProbeOutcome::Broken(anyhow::Error::new(err).context("could not send the probe"));
     }
     let mut incoming = vec![0u8; *owed + payload.len()];
@@ -252,10 +256,13 @@ fn send_probe(
                 *owed = incoming.len() - short.received;
                 ProbeOutcome::Lost(timeout)
             }
-            ShortReadCause::Closed if short.received == 0 && answered == Answered::Never => {
-                ProbeOutcome::Broken(anyhow::Error::new(Hinted::new(format!(
-                    "the server closed the connection before any echo: {TURNED_AWAY}"
-                ))))
+            ShortReadCause::Closed if short.received == 0 && fresh => {
+                ProbeOutcome::Broken(client::turned_away(peer, None))
+            }
+            ShortReadCause::Failed(err)
+                if short.received == 0 && fresh && client::is_hang_up(&err) =>
+            {
+                ProbeOutcome::Broken(client::turned_away(peer, Some(err)))
             }
             ShortReadCause::Closed => {
                 ProbeOutcome::Broken(anyhow::anyhow!("the server closed the connection"))

@@ -29,7 +29,7 @@ use anyhow::Context;
 use log::{error, info, warn};
 
 use crate::human::plural;
-use crate::limits::{Limit, Setting, SettingNames};
+use crate::limits::{Hinted, Limit, Setting, SettingNames};
 use accept::Acceptor;
 use client::{ClientJob, Registry, Serving, CLIENT_STACK_SIZE};
 use client_limit::ClientLimit;
@@ -79,6 +79,8 @@ struct Shared {
     datagram_addrs: Vec<SocketAddr>,
     datagram_counters: Option<Arc<DatagramCounters>>,
     config: ServerConfig,
+    /// Clients the open-file limit leaves room for at once (at most `config.max_clients`).
+    room_for_clients: usize,
     stopping: Arc<AtomicBool>,
     /// The last client id handed out (ids are unique over all listeners).
     next_id: AtomicU64,
@@ -189,6 +191,36 @@ impl Server {
         Server::from_listeners(listening.tcp, listening.udp, config)
     }
 
+    /// How many clients the server can really serve at once: `max_clients`, or fewer where the
+    /// open-file limit (raised as far as it goes) leaves room for fewer sockets. The others then
+    /// wait in the listen queue until a client leaves; the warning and the announcement say so.
+    fn room_for_clients(config: &ServerConfig) -> usize {
+        let max = config.max_clients;
+        match crate::sys::raise_open_file_limit(max) {
+            Ok(limit) => match limit.sockets() {
+                Some(room) if room < max => {
+                    let room = room.max(1);
+                    warn!(
+                        "{}",
+                        Hinted::new(format!(
+                            "the open-file limit leaves room for {} at once, fewer than \
+                             {{max_clients}} {max}: the others wait in the listen queue until one \
+                             leaves (raise the limit with ulimit -n)",
+                            plural(room as u64, "client")
+                        ))
+                        .render(config.names)
+                    );
+                    room
+                }
+                _ => max,
+            },
+            Err(err) => {
+                warn!("could not read or raise the open-file limit: {err}");
+                max
+            }
+        }
+    }
+
     /// Serves on sockets already bound (at least one listener).
     fn from_listeners(
         listeners: Vec<TcpListener>,
@@ -235,6 +267,7 @@ impl Server {
             move |job| serving.serve(job),
         );
         let datagram_counters = config.udp.then(|| Arc::new(DatagramCounters::default()));
+        let room_for_clients = Server::room_for_clients(&config);
         Ok(Server {
             datagram_sockets,
             shared: Arc::new(Shared {
@@ -242,6 +275,7 @@ impl Server {
                 datagram_addrs,
                 datagram_counters,
                 limit: ClientLimit::new(config.max_clients),
+                room_for_clients,
                 config,
                 stopping,
                 next_id: AtomicU64::new(0),
@@ -293,11 +327,17 @@ impl Server {
     pub fn run(mut self) -> StatsSnapshot {
         let addrs: Vec<String> = self.local_addrs().iter().map(|a| a.to_string()).collect();
         let config = &self.shared.config;
-        let max = config.max_clients;
+        // What will really be served at once, which the open-file limit may hold below the
+        // client limit (and then warned about, in `room_for_clients`).
+        let room = self.shared.room_for_clients;
         info!(
-            "serving on {} (at most {}, idle timeout {})",
+            "serving on {} (at most {}{}, idle timeout {})",
             addrs.join(", "),
-            plural(max as u64, "client"),
+            plural(room as u64, "client"),
+            match room < config.max_clients {
+                true => " by the open-file limit",
+                false => "",
+            },
             config.idle_timeout
         );
         let mut acceptors = (0..self.shared.listeners.len()).map(|index| Acceptor {

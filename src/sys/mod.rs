@@ -45,6 +45,23 @@ pub enum OpenFileLimit {
     NotApplicable,
 }
 
+/// Descriptors a process needs besides its sockets: standard streams, listeners, signal pipes,
+/// event loops.
+const DESCRIPTOR_MARGIN: u64 = 64;
+
+impl OpenFileLimit {
+    /// How many sockets the limit leaves room for, beside what the process needs anyway; `None`
+    /// when there is no such limit.
+    pub fn sockets(self) -> Option<usize> {
+        match self {
+            OpenFileLimit::Limited(limit) => {
+                Some(usize::try_from(limit.saturating_sub(DESCRIPTOR_MARGIN)).unwrap_or(usize::MAX))
+            }
+            OpenFileLimit::NotApplicable => None,
+        }
+    }
+}
+
 /// Raises this process's soft limit on open files towards what `sockets` connections need (one
 /// descriptor each plus a margin), never above the hard limit; returns the limit now in force.
 ///
@@ -82,6 +99,21 @@ pub(crate) fn claim_datagram_port(socket: &socket2::Socket) -> io::Result<()> {
 /// interrupt the echo of every other; `SIO_UDP_CONNRESET` switched off stops that.
 pub(crate) fn ignore_port_unreachable(socket: &socket2::Socket) -> io::Result<()> {
     imp::ignore_port_unreachable(socket)
+}
+
+/// The most bytes a terminal passes on as one typed line, where the system says: Linux's
+/// terminal driver keeps 4095 and the newline, and drops what is typed beyond, unseen by the
+/// program reading it, so a session says so when a line is that long.
+pub(crate) const TERMINAL_LINE_LIMIT: Option<usize> = imp::TERMINAL_LINE_LIMIT;
+
+/// Throws away what was typed on the terminal and not read yet, when standard input is one.
+///
+/// When an interactive session ends because the server went away, the user may be halfway
+/// through a line. Left in the terminal's input queue it would go to the shell, which would read
+/// it as a command (and run it, had Enter been pressed). Unix: `tcflush(TCIFLUSH)`; Windows:
+/// `FlushConsoleInputBuffer`. Standard input that is not a terminal is left alone.
+pub fn discard_pending_input() {
+    imp::discard_pending_input()
 }
 
 /// Ends a connection from another thread: the peer sees end of stream, and a thread blocked

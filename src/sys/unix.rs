@@ -137,8 +137,6 @@ pub(super) fn classify_accept_error(code: i32) -> AcceptErrorClass {
 }
 
 pub(super) fn raise_open_file_limit(sockets: usize) -> io::Result<OpenFileLimit> {
-    /// Descriptors beyond the sockets: standard streams, the listener, signal pipes, event loops.
-    const MARGIN: u64 = 64;
     let mut limit = libc::rlimit {
         rlim_cur: 0,
         rlim_max: 0,
@@ -147,7 +145,7 @@ pub(super) fn raise_open_file_limit(sockets: usize) -> io::Result<OpenFileLimit>
     if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
         return Err(io::Error::last_os_error());
     }
-    let wanted = (sockets as u64).saturating_add(MARGIN);
+    let wanted = (sockets as u64).saturating_add(super::DESCRIPTOR_MARGIN);
     let soft = limit.rlim_cur;
     if soft >= wanted {
         return Ok(OpenFileLimit::Limited(soft));
@@ -162,6 +160,20 @@ pub(super) fn raise_open_file_limit(sockets: usize) -> io::Result<OpenFileLimit>
     }
     log::debug!("open-file limit raised from {soft} to {raised}");
     Ok(OpenFileLimit::Limited(raised))
+}
+
+#[cfg(target_os = "linux")]
+pub(super) const TERMINAL_LINE_LIMIT: Option<usize> = Some(4095);
+#[cfg(not(target_os = "linux"))]
+pub(super) const TERMINAL_LINE_LIMIT: Option<usize> = None;
+
+pub(super) fn discard_pending_input() {
+    // SAFETY: isatty and tcflush on descriptor 0 touch no memory; a failure changes nothing.
+    unsafe {
+        if libc::isatty(libc::STDIN_FILENO) == 1 {
+            libc::tcflush(libc::STDIN_FILENO, libc::TCIFLUSH);
+        }
+    }
 }
 
 pub(super) fn claim_listening_port(socket: &socket2::Socket) -> io::Result<()> {

@@ -14,7 +14,8 @@ use windows_sys::Win32::Networking::WinSock::{
     WSAEWOULDBLOCK,
 };
 use windows_sys::Win32::System::Console::{
-    SetConsoleCtrlHandler, CTRL_BREAK_EVENT, CTRL_CLOSE_EVENT, CTRL_C_EVENT,
+    FlushConsoleInputBuffer, GetConsoleMode, GetStdHandle, SetConsoleCtrlHandler, CTRL_BREAK_EVENT,
+    CTRL_CLOSE_EVENT, CTRL_C_EVENT, STD_INPUT_HANDLE,
 };
 use windows_sys::Win32::System::IO::CancelIoEx;
 
@@ -91,6 +92,20 @@ pub(super) fn ignore_port_unreachable(socket: &socket2::Socket) -> io::Result<()
         return Err(io::Error::last_os_error());
     }
     Ok(())
+}
+
+pub(super) const TERMINAL_LINE_LIMIT: Option<usize> = None;
+
+pub(super) fn discard_pending_input() {
+    // SAFETY: plain calls on the process's own standard input handle; GetConsoleMode tells a
+    // console from a pipe or file, which are left alone, and a failure changes nothing.
+    unsafe {
+        let input = GetStdHandle(STD_INPUT_HANDLE);
+        let mut mode = 0;
+        if GetConsoleMode(input, &mut mode) != 0 {
+            FlushConsoleInputBuffer(input);
+        }
+    }
 }
 
 pub(super) fn claim_listening_port(socket: &socket2::Socket) -> io::Result<()> {

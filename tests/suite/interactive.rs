@@ -118,63 +118,193 @@ fn a_server_that_goes_away_is_noticed_while_the_user_is_still_typing() {
         .recv_timeout(STEP)
         .expect("the session must end when the server closes, without waiting for input");
     let err = result.unwrap_err();
-    assert!(err.contains("the server closed the connection"), "{err}");
+    assert!(err.contains("closed the connection"), "{err}");
     session.join().unwrap();
     drop(typing);
 }
 
-// Pseudo-terminals are Unix's; Windows consoles cannot be driven from a test this way.
+/// soc_client running on a pseudo-terminal, as a user at a keyboard runs it. Pseudo-terminals
+/// are Unix's; Windows consoles cannot be driven from a test this way.
+#[cfg(unix)]
+struct Terminal {
+    child: std::process::Child,
+    controller: std::fs::File,
+    /// The terminal side, kept open after the client exits to see what it left unread.
+    terminal: std::os::fd::OwnedFd,
+    screen: mpsc::Receiver<Vec<u8>>,
+    seen: String,
+    _kill_if_the_test_fails: crate::common::KillOnDrop,
+}
+
+#[cfg(unix)]
+impl Terminal {
+    fn start(args: &[String]) -> Terminal {
+        use std::io::Read;
+        use std::process::{Command, Stdio};
+        let (controller, terminal) = crate::common::open_pty();
+        let child = Command::new(env!("CARGO_BIN_EXE_soc_client"))
+            .args(args)
+            .env_remove("RUST_LOG")
+            .stdin(Stdio::from(terminal.try_clone().unwrap()))
+            .stdout(Stdio::from(terminal.try_clone().unwrap()))
+            .stderr(Stdio::from(terminal.try_clone().unwrap()))
+            .spawn()
+            .unwrap();
+        let (screen_tx, screen) = mpsc::channel::<Vec<u8>>();
+        let mut reader = controller.try_clone().unwrap();
+        thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n @ 1..) = reader.read(&mut buf) {
+                if screen_tx.send(buf[..n].to_vec()).is_err() {
+                    break;
+                }
+            }
+        });
+        Terminal {
+            _kill_if_the_test_fails: crate::common::KillOnDrop(child.id()),
+            child,
+            controller,
+            terminal,
+            screen,
+            seen: String::new(),
+        }
+    }
+
+    /// What the screen showed up to and including `needle`'s first appearance.
+    fn wait_for(&mut self, needle: &str) -> String {
+        let deadline = std::time::Instant::now() + STEP;
+        while !self.seen.contains(needle) {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            let chunk = self.screen.recv_timeout(left).unwrap_or_else(|_| {
+                panic!("never saw {needle:?} on the terminal: {:?}", self.seen)
+            });
+            self.seen.push_str(&String::from_utf8_lossy(&chunk));
+        }
+        std::mem::take(&mut self.seen)
+    }
+
+    fn type_keys(&mut self, keys: &[u8]) {
+        self.controller.write_all(keys).unwrap();
+    }
+
+    fn wait(&mut self) -> std::process::ExitStatus {
+        crate::common::wait_with_deadline(&mut self.child, STEP)
+    }
+
+    /// The next line the terminal gives its next reader (the shell, once the client is gone),
+    /// after Enter is pressed.
+    fn next_line_read(&mut self) -> String {
+        use std::os::fd::AsRawFd;
+        self.type_keys(b"\n");
+        let mut poll = libc::pollfd {
+            fd: self.terminal.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: poll(2) on one valid descriptor, and read(2) into a local buffer.
+        let line = unsafe {
+            assert_eq!(
+                libc::poll(&mut poll, 1, STEP.as_millis() as i32),
+                1,
+                "no line"
+            );
+            let mut buf = [0u8; 256];
+            let n = libc::read(
+                self.terminal.as_raw_fd(),
+                buf.as_mut_ptr().cast(),
+                buf.len(),
+            );
+            assert!(n >= 0, "{}", std::io::Error::last_os_error());
+            buf[..n as usize].to_vec()
+        };
+        String::from_utf8_lossy(&line).into_owned()
+    }
+}
+
 #[cfg(unix)]
 #[test]
 fn interactive_session_on_a_real_terminal() {
-    use crate::common::{at, open_pty, wait_with_deadline, ServerProcess};
-    use std::io::Read;
-    use std::process::{Command, Stdio};
-    use std::time::Instant;
-
-    let server = ServerProcess::start(&[]);
-    let (mut controller, terminal) = open_pty();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_soc_client"))
-        .args(at(server.addr))
-        .env_remove("RUST_LOG")
-        .stdin(Stdio::from(terminal.try_clone().unwrap()))
-        .stdout(Stdio::from(terminal.try_clone().unwrap()))
-        .stderr(Stdio::from(terminal))
-        .spawn()
-        .unwrap();
-    let (screen_tx, screen) = mpsc::channel::<Vec<u8>>();
-    let mut reader = controller.try_clone().unwrap();
-    thread::spawn(move || {
-        let mut buf = [0u8; 4096];
-        // Ends with an error (EIO) once the client has exited and the terminal side is closed.
-        while let Ok(n @ 1..) = reader.read(&mut buf) {
-            if screen_tx.send(buf[..n].to_vec()).is_err() {
-                break;
-            }
-        }
-    });
-    let mut seen = String::new();
-    let mut wait_for = |needle: &str| {
-        let deadline = Instant::now() + STEP;
-        while !seen.contains(needle) {
-            let left = deadline.saturating_duration_since(Instant::now());
-            let chunk = screen
-                .recv_timeout(left)
-                .unwrap_or_else(|_| panic!("never saw {needle:?} on the terminal: {seen:?}"));
-            seen.push_str(&String::from_utf8_lossy(&chunk));
-        }
-        std::mem::take(&mut seen)
-    };
-    let banner = wait_for("> ");
+    let server = crate::common::ServerProcess::start(&[]);
+    let mut terminal = Terminal::start(&crate::common::at(server.addr));
+    let banner = terminal.wait_for("> ");
     assert!(
         banner.contains(&format!("connected to {}", server.addr)),
         "{banner}"
     );
-    controller.write_all(b"typed by hand\n").unwrap();
+    terminal.type_keys(b"typed by hand\n");
     // The terminal echoes what was typed, then the client prints the server's echo.
-    let after = wait_for("> ");
+    let after = terminal.wait_for("> ");
     assert_eq!(after.matches("typed by hand").count(), 2, "{after:?}");
-    controller.write_all(b"quit\n").unwrap();
-    let status = wait_with_deadline(&mut child, STEP);
-    assert!(status.success(), "{status}");
+    terminal.type_keys(b"quit\n");
+    assert!(terminal.wait().success());
+}
+
+// The server goes away while a line is half typed: the client says so, exits 1, and the half
+// line does not stay in the terminal for the shell to run.
+#[cfg(unix)]
+#[test]
+fn a_line_half_typed_when_the_server_goes_away_does_not_reach_the_shell() {
+    let (release, released) = mpsc::channel::<()>();
+    let addr = crate::common::serve_once(move |stream| {
+        // Echoes nothing, and closes when the test says.
+        let _ = released.recv_timeout(STEP);
+        drop(stream);
+    });
+    let mut terminal = Terminal::start(&crate::common::at(addr));
+    terminal.wait_for("> ");
+    terminal.type_keys(b"typing-halfclear");
+    // The terminal echoes the keys as they are typed: the half line is in its input queue.
+    terminal.wait_for("typing-halfclear");
+    release.send(()).unwrap();
+    let said = terminal.wait_for("closed the connection");
+    assert_eq!(terminal.wait().code(), Some(1), "{said}");
+    assert_eq!(
+        terminal.next_line_read(),
+        "\n",
+        "the half line was left for the shell"
+    );
+}
+
+// A server that turns the client away (soc_server --max-clients 1, full) closes a fresh
+// connection before any echo: the session says why that may be.
+#[cfg(unix)]
+#[test]
+fn a_session_the_server_turns_away_says_it_may_be_full() {
+    let server = crate::common::ServerProcess::start(&["--max-clients", "1"]);
+    let _first = crate::common::connect(server.addr);
+    server.expect_log("connected (1 active)");
+    let mut terminal = Terminal::start(&crate::common::at(server.addr));
+    let said = terminal.wait_for("idle-timeout)");
+    assert!(
+        said.contains(
+            "closed the connection before any echo: the server may be at its client limit \
+             (soc_server --max-clients) or have timed this client out (soc_server \
+             --idle-timeout)"
+        ),
+        "{said}"
+    );
+    assert_eq!(terminal.wait().code(), Some(1), "{said}");
+}
+
+// Linux's terminal driver passes on 4095 bytes and the newline of a longer typed line, and drops
+// the rest: the session says so (and still sends what it got).
+#[cfg(target_os = "linux")]
+#[test]
+fn a_line_the_terminal_cut_short_is_said_to_be() {
+    let server = crate::common::ServerProcess::start(&[]);
+    let mut terminal = Terminal::start(&crate::common::at(server.addr));
+    terminal.wait_for("> ");
+    let mut long = vec![b'a'; 5000];
+    long.push(b'\n');
+    terminal.type_keys(&long);
+    let said = terminal.wait_for("to send longer lines, pipe them");
+    assert!(
+        said.contains("(this line is 4095 bytes, the most the terminal takes in one line"),
+        "{said}"
+    );
+    // The 4095 bytes still went, and came back.
+    let echoed = terminal.wait_for("> ");
+    assert!(echoed.contains(&"a".repeat(4095)), "{echoed}");
+    terminal.type_keys(b"quit\n");
+    assert!(terminal.wait().success());
 }

@@ -216,6 +216,23 @@ fn step4_client_gives_up_on_a_silent_server() {
     assert_eq!(err.lines().count(), 1, "{err}");
 }
 
+#[test]
+fn step4_client_says_a_server_that_closed_closed() {
+    // Reads the line, answers nothing, closes.
+    let addr = crate::common::serve_once(|mut conn| {
+        let mut buf = [0u8; 64];
+        let _ = conn.read(&mut buf);
+    });
+    let mut child = start_client("step4_client", addr, b"hello\n");
+    let status = exits_within(&mut child, STEP).expect("step 4's client must end");
+    let (_, err) = output_of(&mut child);
+    assert_eq!(status.code(), Some(1), "{err}");
+    assert_eq!(
+        err.trim(),
+        format!("step4_client: error: {addr} closed the connection")
+    );
+}
+
 /// A client that is echoed once, then resets its connection (SO_LINGER 0) instead of closing it.
 fn reset_after_one_echo(server: SocketAddr) {
     let rude = connect(server);

@@ -9,6 +9,7 @@ mod binaries;
 mod client_faults;
 mod echo_server;
 mod exports;
+mod first_minutes;
 mod interactive;
 mod ladder;
 mod listening;

@@ -165,6 +165,27 @@ fn start_with_fd_limits(args: &[&str], soft: u64, hard: u64) -> ServerProcess {
     })
 }
 
+// The server cannot raise its open-file limit past the hard limit of 200: it warns, and then
+// announces the 136 clients (200 less 64 for everything else) it can serve, not 1000.
+#[cfg(unix)]
+#[test]
+fn the_announced_limit_is_what_the_open_file_limit_allows() {
+    let server = start_with_fd_limits(&["--max-clients", "1000"], 100, 200);
+    let warning = server.expect_log("open-file limit");
+    assert!(
+        warning.contains(
+            "the open-file limit leaves room for 136 clients at once, fewer than --max-clients \
+             1000: the others wait in the listen queue"
+        ),
+        "{warning}"
+    );
+    let announced = server.expect_log("serving on");
+    assert!(
+        announced.contains("(at most 136 clients by the open-file limit, idle timeout"),
+        "{announced}"
+    );
+}
+
 // Reads the server's CPU time from /proc.
 #[cfg(target_os = "linux")]
 #[test]

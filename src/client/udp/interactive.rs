@@ -14,7 +14,9 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 
 use super::{connect_datagram, means_nothing_listens, NothingListening, RECEIVE_BUFFER};
-use crate::client::interactive::{is_quit, spawn_line_reader, typed_line, Keyboard};
+use crate::client::interactive::{
+    cut_by_the_terminal, is_quit, spawn_line_reader, typed_line, Keyboard,
+};
 use crate::client::{SessionOptions, Target};
 use crate::dump::{trace_chunk, Direction};
 use crate::human;
@@ -118,6 +120,9 @@ impl Session<'_> {
             };
             if is_quit(&line) {
                 return Ok(());
+            }
+            if let Some(note) = cut_by_the_terminal(&line) {
+                let _ = writeln!(messages, "{note}");
             }
             self.send(line)?;
             self.await_echo(output, messages)?;
