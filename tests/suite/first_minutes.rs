@@ -5,7 +5,6 @@
 use std::io::{Read, Write};
 use std::net::SocketAddr;
 use std::process::{Command, Stdio};
-use std::time::Duration;
 
 use crate::common::{self, client_at, run_client, serve_each, ClientRun, ServerProcess, STEP};
 
@@ -259,7 +258,7 @@ fn a_bench_stopped_by_ctrl_c_says_it_was_interrupted_and_exits_130() {
             std::time::Instant::now() < deadline,
             "bench never connected"
         );
-        std::thread::sleep(Duration::from_millis(5));
+        std::thread::sleep(std::time::Duration::from_millis(5));
     }
     // SAFETY: kill(2) on the PID of the child this test started.
     assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);

@@ -232,3 +232,201 @@ fn readme_documents_every_option_of_both_binaries() {
         }
     }
 }
+
+/// `line` with what varies from run to run taken out: every address as `ADDR`, every number as
+/// `#` (so `time=0.301 ms` and `time=0.084 ms` are one line, and `1 probe` is not `3 probes`).
+fn template(line: &str) -> String {
+    let chars: Vec<char> = line.chars().collect();
+    let mut out = String::new();
+    let mut at = 0;
+    while at < chars.len() {
+        if !chars[at].is_ascii_digit() {
+            out.push(chars[at]);
+            at += 1;
+            continue;
+        }
+        let start = at;
+        while at < chars.len() && (chars[at].is_ascii_digit() || matches!(chars[at], '.' | ':')) {
+            at += 1;
+        }
+        // A run ends in a digit; a `.` or `:` after it is the sentence's.
+        let mut end = at;
+        while !chars[end - 1].is_ascii_digit() {
+            end -= 1;
+        }
+        let run: String = chars[start..end].iter().collect();
+        let address = run.matches('.').count() == 3 && run.contains(':');
+        out.push_str(if address { "ADDR" } else { "#" });
+        at = end;
+    }
+    out.replace("[::1]:#", "ADDR")
+}
+
+/// Every line the current build prints in the runs the guides show, as [`template`]s: ping and
+/// bench against a test server, the stream as JSON, open loop, the refused-connection error,
+/// ping -u through an echo that does what the README's faulty path does, and the server's -vv
+/// dump.
+fn lines_this_build_prints() -> std::collections::HashSet<String> {
+    use crate::common::{client_at, ServerProcess};
+    use crate::udp_measure::{faulty_echo, Fault};
+    let server = ServerProcess::start(&[]);
+    let mut printed = vec![format!("listening on {}", server.addr)];
+    let mut run = |addr, args: &[&str]| {
+        let run = client_at(addr, args, Vec::new());
+        printed.extend(
+            String::from_utf8_lossy(&run.stdout)
+                .lines()
+                .map(String::from),
+        );
+        printed.extend(run.stderr.lines().map(String::from));
+    };
+    run(server.addr, &["ping", "-c", "3", "-i", "0.01"]);
+    run(
+        server.addr,
+        &["bench", "-c", "2", "-d", "0.3", "--warmup", "0"],
+    );
+    run(server.addr, &["bench", "--stream", "1M", "--json"]);
+    let rate = [
+        "bench", "--rate", "1000", "-c", "2", "-d", "0.3", "--warmup", "0",
+    ];
+    run(server.addr, &rate);
+    run(crate::common::refused_addr(), &["-m", "x"]);
+    // What the README's faulty path does to datagram n: every 10th dropped, every 13th 1.5 s
+    // late, every 9th held back past the next, every 7th sent twice.
+    let (faulty, _) = faulty_echo(|n, _| match n {
+        _ if n % 10 == 0 => Fault::Drop,
+        _ if n % 13 == 0 => Fault::Delay(std::time::Duration::from_millis(1500)),
+        _ if n % 9 == 0 => Fault::HoldForNext,
+        _ if n % 7 == 0 => Fault::Twice,
+        _ => Fault::Echo,
+    });
+    run(
+        faulty,
+        &["ping", "-u", "-c", "20", "-i", "0.1", "--timeout", "1"],
+    );
+    // The -vv dump of one line, as docs and the Chinese guide show it.
+    let dumping = ServerProcess::start(&["-vv"]);
+    let client = crate::common::connect(dumping.addr);
+    std::io::Write::write_all(&mut &client, b"hello, dump\n").unwrap();
+    let mut echo = [0u8; 12];
+    std::io::Read::read_exact(&mut &client, &mut echo).unwrap();
+    // Every log line up to the dump's.
+    loop {
+        let line = dumping
+            .stderr
+            .recv_timeout(crate::common::STEP)
+            .expect("the -vv dump");
+        let dump = line.contains("00000000");
+        printed.push(line);
+        if dump {
+            break;
+        }
+    }
+    printed.iter().map(|line| template(line)).collect()
+}
+
+#[test]
+fn every_sample_output_in_the_guides_is_what_this_build_prints() {
+    let printed = lines_this_build_prints();
+    let mut checked = 0;
+    for document in ["README.md", "README.zh-CN.md", "docs/learning.md"] {
+        let text = read(document);
+        for block in text.split("```text\n").skip(1) {
+            let block = block.split("```").next().unwrap();
+            let mut showing = false;
+            for line in block.lines() {
+                if let Some(command) = line.strip_prefix("$ ") {
+                    // A typed session's lines are the user's, not the build's.
+                    showing = command.contains(" ping")
+                        || command.contains(" bench")
+                        || command.starts_with("soc_server");
+                    continue;
+                }
+                if !showing || line.is_empty() || line == "..." {
+                    continue;
+                }
+                // The -vv log's own lines beside the dump (the connection's) are checked too.
+                assert!(
+                    printed.contains(&template(line)),
+                    "{document}: this build prints nothing like\n  {line}\nit prints:\n{}",
+                    {
+                        let mut all: Vec<&String> = printed.iter().collect();
+                        all.sort();
+                        all.iter().map(|l| format!("  {l}\n")).collect::<String>()
+                    }
+                );
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked >= 30, "only {checked} sample lines found");
+}
+
+#[test]
+fn templates_keep_the_words_and_drop_the_numbers() {
+    assert_eq!(
+        template("56 bytes from 127.0.0.1:8888: seq=1 time=0.301 ms"),
+        "# bytes from ADDR: seq=# time=# ms"
+    );
+    assert_eq!(
+        template("3 probes sent, 10.0% loss."),
+        "# probes sent, #% loss."
+    );
+    assert_eq!(template("p99.9 18.203"), "p# #");
+}
+
+#[test]
+fn the_licences_cargo_toml_names_are_in_the_repository() {
+    let manifest = read("Cargo.toml");
+    let license = manifest
+        .lines()
+        .find_map(|line| line.strip_prefix("license = "))
+        .expect("a license field")
+        .trim_matches('"');
+    let mut found = 0;
+    for id in license.split(" OR ") {
+        let (file, opening) = match id {
+            "MIT" => (
+                "LICENSE-MIT",
+                "Permission is hereby granted, free of charge",
+            ),
+            "Apache-2.0" => ("LICENSE-APACHE", "Apache License\n"),
+            other => panic!("no licence file known for {other}"),
+        };
+        assert!(
+            read(file).contains(opening),
+            "{file} is not the {id} licence"
+        );
+        assert!(
+            read("README.md").contains(&format!("]({file})")),
+            "README does not link {file}"
+        );
+        found += 1;
+    }
+    assert_eq!(found, 2, "{license}");
+}
+
+#[test]
+fn the_ladder_steps_are_as_long_as_the_guide_says() {
+    let guide = read("docs/learning.md");
+    let (_, after) = guide
+        .split_once("Each step is a complete program of ")
+        .expect("the guide says how long each step is");
+    let words: Vec<&str> = after.split_whitespace().take(5).collect();
+    // "A to B lines of code"
+    let (least, most): (usize, usize) = (words[0].parse().unwrap(), words[2].parse().unwrap());
+    assert_eq!(words[3..5], ["lines", "of"], "{words:?}");
+    for entry in std::fs::read_dir(root().join("examples")).unwrap() {
+        let path = entry.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let code = text
+            .lines()
+            .filter(|line| !line.trim().is_empty() && !line.trim_start().starts_with("//"))
+            .count();
+        assert!(
+            (least..=most).contains(&code),
+            "{}: {code} lines of code, the guide says {least} to {most}",
+            path.display()
+        );
+    }
+}

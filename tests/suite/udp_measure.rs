@@ -18,7 +18,7 @@ use soc::signals::StopFlag;
 
 /// What the faulty echo does with the datagram it receives `n`-th (counted from 1).
 #[derive(Debug, Clone, Copy, PartialEq)]
-enum Fault {
+pub(crate) enum Fault {
     Echo,
     Drop,
     /// Echoed twice.
@@ -36,7 +36,7 @@ enum Fault {
 
 /// A UDP echo on loopback that does `fault(n, datagram)` to its `n`-th datagram; the count of
 /// datagrams it received goes to the counter returned.
-fn faulty_echo(
+pub(crate) fn faulty_echo(
     fault: impl Fn(u64, &[u8]) -> Fault + Send + 'static,
 ) -> (SocketAddr, Arc<AtomicU64>) {
     let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
