@@ -1,7 +1,7 @@
 //! `soc_client bench -u --rate`: open-loop datagrams, counted for what a path does to them.
 //!
 //! RATE datagrams a second in total, over the sockets, each socket on its own even schedule
-//! ([`super::schedule::Schedule`], as for TCP's `--rate`); a datagram goes out at its time, and
+//! (`Schedule`, as for TCP's `--rate`); a datagram goes out at its time, and
 //! its latency counts from that time. Closed loop makes no sense over UDP: one lost datagram
 //! would stall its socket for the timeout. Each echo is checked (its socket's bytes and its
 //! sequence number) and counted once: echoed, late (after the timeout), duplicated, out of order
