@@ -42,6 +42,13 @@ struct Args {
           value_parser = whole_in(1, u32::MAX.into()))]
     max_clients: u64,
 
+    /// Most TCP clients served at once from one source, so that one host cannot take every
+    /// place: a source is an IPv4 address (an IPv4-mapped IPv6 address counts as its IPv4
+    /// address) or an IPv6 /64, which one host normally holds whole; more connections from it
+    /// are accepted and closed at once [default: no limit]
+    #[arg(long, value_name = "N", value_parser = whole_in(1, u32::MAX.into()))]
+    max_per_source: Option<u64>,
+
     /// Disconnect a TCP client that sends nothing, or does not read its echo, for this long (0:
     /// never; UDP has no connection to end)
     #[arg(long, value_name = "SECS", default_value = "300", value_parser = parse_limit)]
@@ -85,6 +92,7 @@ impl ServerRequest {
             port,
             config: ServerConfig {
                 max_clients: args.max_clients as usize,
+                max_per_source: args.max_per_source.map(|max| max as usize),
                 idle_timeout: args.idle_timeout,
                 udp: args.udp,
                 names: server_flag,

@@ -9,7 +9,7 @@ use std::time::Duration;
 use log::{debug, error};
 
 use super::client::{ClientGuard, ClientJob};
-use super::client_limit::Admission;
+use super::client_limit::{Admission, Refusal};
 use super::Shared;
 use crate::human::plural;
 use crate::limits::Hinted;
@@ -36,6 +36,7 @@ impl Acceptor {
         let (listener, _) = &shared.listeners[self.index];
         let mut accept_warnings = RateLimited::new(WARNING_INTERVAL);
         let mut reject_warnings = RateLimited::new(WARNING_INTERVAL);
+        let mut source_warnings = RateLimited::new(WARNING_INTERVAL);
         while !shared.is_stopping() {
             let (stream, peer) = match listener.accept() {
                 // Possibly the shutdown's own wake-up connection: not a client.
@@ -56,21 +57,45 @@ impl Acceptor {
                     continue;
                 }
             };
-            let Some((admission, active)) = shared.limit.admit() else {
-                shared.counters.rejected();
-                let max = shared.limit.max();
-                reject_warnings.warn(|again| {
-                    Hinted::new(format!(
-                        "{peer} rejected: already serving {} ({{max_clients}}){again}",
-                        plural(max as u64, "client")
-                    ))
-                    .render(shared.config.names)
-                });
-                drop(stream);
-                continue;
+            let (admission, active) = match shared.limit.admit(peer.ip()) {
+                Ok(admitted) => admitted,
+                Err(refusal) => {
+                    // Accepted and closed at once: the client sees end of stream, no bytes.
+                    drop(stream);
+                    let warnings = match refusal {
+                        Refusal::Full => &mut reject_warnings,
+                        Refusal::SourceFull(_) => &mut source_warnings,
+                    };
+                    self.refuse(peer, refusal, warnings);
+                    continue;
+                }
             };
             self.start_client(stream, peer, admission, active);
         }
+    }
+
+    /// Counts a connection turned away and warns about it, at most once a second.
+    fn refuse(&self, peer: SocketAddr, refusal: Refusal, warnings: &mut RateLimited) {
+        let shared = &*self.shared;
+        let text = match refusal {
+            Refusal::Full => {
+                shared.counters.rejected();
+                let max = shared.limit.max();
+                format!(
+                    "{peer} rejected: already serving {} ({{max_clients}})",
+                    plural(max as u64, "client")
+                )
+            }
+            Refusal::SourceFull(source) => {
+                shared.counters.rejected_per_source();
+                let max = shared.limit.max_per_source().unwrap_or_default();
+                format!(
+                    "{peer} rejected: already serving {} from {source} ({{max_per_source}})",
+                    plural(max as u64, "client")
+                )
+            }
+        };
+        warnings.warn(|again| Hinted::new(format!("{text}{again}")).render(shared.config.names));
     }
 
     /// Hands an admitted client to a client thread, and records it in the registry.

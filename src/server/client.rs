@@ -210,15 +210,16 @@ mod tests {
     use super::super::client_limit::ClientLimit;
     use super::*;
 
-    /// A registry with one client in it, admitted under a limit of one, and its guard.
+    /// A registry with one client in it, admitted under a limit of one (and of one per source),
+    /// and its guard.
     fn one_client() -> (Arc<ClientLimit>, Arc<Registry>, Arc<Counters>, ClientGuard) {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let stream = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
         let peer = stream.local_addr().unwrap();
-        let limit = ClientLimit::new(1);
+        let limit = ClientLimit::new(1, Some(1));
         let registry = Arc::new(Registry::default());
         let counters = Arc::new(Counters::default());
-        let (admission, _) = limit.admit().unwrap();
+        let (admission, _) = limit.admit(peer.ip()).unwrap();
         registry.insert(1, Arc::new(stream));
         let guard = ClientGuard::new(
             1,
@@ -238,8 +239,8 @@ mod tests {
             panic!("a bug in a client thread");
         });
         assert!(thread.join().is_err());
-        let stats = counters.snapshot(limit.active(), None);
-        assert_eq!(stats.active, 0);
+        let stats = counters.snapshot(limit.active(), limit.sources(), None);
+        assert_eq!((stats.active, stats.sources), (0, 0));
         assert_eq!(stats.failed, 1);
         assert!(registry.drain().is_empty());
     }
@@ -248,8 +249,8 @@ mod tests {
     fn a_guard_dropped_unused_as_on_a_failed_spawn_undoes_the_count() {
         let (limit, registry, counters, guard) = one_client();
         drop(guard);
-        assert_eq!(limit.active(), 0);
-        assert_eq!(counters.snapshot(0, None).failed, 0);
+        assert_eq!((limit.active(), limit.sources()), (0, 0));
+        assert_eq!(counters.snapshot(0, 0, None).failed, 0);
         assert!(registry.drain().is_empty());
     }
 }

@@ -15,6 +15,7 @@
 mod accept;
 mod client;
 mod client_limit;
+mod source;
 mod stats;
 mod thread_cache;
 mod udp;
@@ -49,6 +50,10 @@ const WAKE_TIMEOUT: Duration = Duration::from_secs(1);
 pub struct ServerConfig {
     /// Most clients served at once; a connection beyond that is accepted and closed at once.
     pub max_clients: usize,
+    /// Most clients served at once from one source (an IPv4 address, an IPv6 /64), so that one
+    /// host cannot take every place; `None`: no such limit. Beyond it, as beyond
+    /// `max_clients`, a connection is accepted and closed at once.
+    pub max_per_source: Option<usize>,
     /// How long a client may send nothing, or leave its echo unread, before it is disconnected.
     pub idle_timeout: Limit,
     /// How many client threads wait for the next client once theirs has left, and for how long.
@@ -63,6 +68,7 @@ impl Default for ServerConfig {
     fn default() -> Self {
         Self {
             max_clients: 1024,
+            max_per_source: None,
             idle_timeout: Limit::After(Duration::from_secs(300)),
             thread_cache: ThreadCacheConfig::default(),
             udp: false,
@@ -100,8 +106,11 @@ impl Shared {
     }
 
     fn stats(&self) -> StatsSnapshot {
-        self.counters
-            .snapshot(self.limit.active(), self.datagram_counters.as_deref())
+        self.counters.snapshot(
+            self.limit.active(),
+            self.limit.sources(),
+            self.datagram_counters.as_deref(),
+        )
     }
 }
 
@@ -233,8 +242,8 @@ impl Server {
             let addr = listener
                 .local_addr()
                 .context("could not read the listening address")?;
-            if let Some(warning) = exposure_warning(addr) {
-                warn!("{warning}");
+            if let Some(warning) = exposure_warning(addr, config.max_per_source.is_some()) {
+                warn!("{}", warning.render(config.names));
             }
             listening.push((listener, addr));
         }
@@ -274,7 +283,7 @@ impl Server {
                 listeners: listening,
                 datagram_addrs,
                 datagram_counters,
-                limit: ClientLimit::new(config.max_clients),
+                limit: ClientLimit::new(config.max_clients, config.max_per_source),
                 room_for_clients,
                 config,
                 stopping,
@@ -418,12 +427,16 @@ fn wake_address(addr: SocketAddr) -> SocketAddr {
 }
 
 /// The warning for a listening address that is reachable from other machines, if it is.
-fn exposure_warning(addr: SocketAddr) -> Option<String> {
+fn exposure_warning(addr: SocketAddr, per_source_limit: bool) -> Option<Hinted> {
     (!addr.ip().is_loopback()).then(|| {
-        format!(
+        let one_host = match per_source_limit {
+            true => "",
+            false => ", and one host can take every client place ({max_per_source} limits that)",
+        };
+        Hinted::new(format!(
             "listening on {addr}, which is not a loopback address: anyone who can reach this host \
-             can use the echo service"
-        )
+             can use the echo service{one_host}"
+        ))
     })
 }
 
@@ -434,15 +447,16 @@ mod tests {
     #[test]
     fn only_non_loopback_addresses_are_warned_about() {
         for exposed in ["0.0.0.0:8888", "[::]:8888", "192.0.2.1:7"] {
-            let warning = exposure_warning(exposed.parse().unwrap());
-            assert!(
-                warning.is_some_and(|w| w.contains("anyone who can reach this host")),
-                "{exposed}"
-            );
+            let warning = exposure_warning(exposed.parse().unwrap(), false).unwrap();
+            let text = warning.render(crate::limits::Setting::field);
+            assert!(text.contains("anyone who can reach this host"), "{exposed}");
+            assert!(text.contains("(max_per_source limits that)"), "{text}");
+            let limited = exposure_warning(exposed.parse().unwrap(), true).unwrap();
+            assert!(!limited.to_string().contains("max_per_source"), "{limited}");
         }
         for private in ["127.0.0.1:8888", "127.1.2.3:9", "[::1]:8888"] {
             assert_eq!(
-                exposure_warning(private.parse().unwrap()),
+                exposure_warning(private.parse().unwrap(), false),
                 None,
                 "{private}"
             );

@@ -11,6 +11,7 @@ use crate::human::{bytes, plural};
 pub(super) struct Counters {
     served: AtomicU64,
     rejected: AtomicU64,
+    rejected_per_source: AtomicU64,
     timed_out: AtomicU64,
     failed: AtomicU64,
     bytes_echoed: AtomicU64,
@@ -25,6 +26,11 @@ impl Counters {
     /// A connection was closed at once because the server was full.
     pub(super) fn rejected(&self) {
         self.rejected.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A connection was closed at once because its source had every place it may have.
+    pub(super) fn rejected_per_source(&self) {
+        self.rejected_per_source.fetch_add(1, Ordering::Relaxed);
     }
 
     /// A client was disconnected by the idle timeout.
@@ -42,17 +48,20 @@ impl Counters {
         self.bytes_echoed.fetch_add(bytes, Ordering::Relaxed);
     }
 
-    /// The counters now, with `active` clients being served, and `datagrams` when the server
-    /// serves UDP.
+    /// The counters now, with `active` clients being served from `sources` sources, and
+    /// `datagrams` when the server serves UDP.
     pub(super) fn snapshot(
         &self,
         active: usize,
+        sources: usize,
         datagrams: Option<&DatagramCounters>,
     ) -> StatsSnapshot {
         StatsSnapshot {
             active,
+            sources,
             served: self.served.load(Ordering::Relaxed),
             rejected: self.rejected.load(Ordering::Relaxed),
+            rejected_per_source: self.rejected_per_source.load(Ordering::Relaxed),
             timed_out: self.timed_out.load(Ordering::Relaxed),
             failed: self.failed.load(Ordering::Relaxed),
             bytes_echoed: self.bytes_echoed.load(Ordering::Relaxed),
@@ -120,6 +129,11 @@ pub struct StatsSnapshot {
     pub served: u64,
     /// Connections closed at once because `max_clients` were being served.
     pub rejected: u64,
+    /// Connections closed at once because their source had `max_per_source` clients served.
+    pub rejected_per_source: u64,
+    /// Sources with a client being served right now, under a per-source limit (the size of its
+    /// table, which holds no source without a client).
+    pub sources: usize,
     /// Clients disconnected by the idle timeout.
     pub timed_out: u64,
     /// Clients whose connection ended with an error (a reset, a panic in their thread).
@@ -134,9 +148,10 @@ impl fmt::Display for StatsSnapshot {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{} served, {} rejected, {} timed out, {} failed, {} echoed",
+            "{} served, {} rejected, {} rejected per source, {} timed out, {} failed, {} echoed",
             plural(self.served, "client"),
             self.rejected,
+            self.rejected_per_source,
             self.timed_out,
             self.failed,
             bytes(self.bytes_echoed)

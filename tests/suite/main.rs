@@ -14,6 +14,7 @@ mod interactive;
 mod ladder;
 mod listening;
 mod measure;
+mod per_source;
 mod ping;
 mod python_interop;
 mod rate;

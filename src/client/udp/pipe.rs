@@ -162,10 +162,10 @@ pub fn pipe(
     let report = window.report;
     if !report.intact() {
         return Err(anyhow::Error::new(Hinted::new(format!(
-            "{} of {} datagrams sent to udp {server} came back intact: {} not echoed within {} \
+            "{} of {} sent to udp {server} came back intact: {} not echoed within {} \
              ({{timeout}}), {} echoed late, {} twice, {} altered",
             report.echoed,
-            report.sent,
+            crate::human::plural(report.sent, "datagram"),
             report.lost,
             options.timeout,
             report.late,
