@@ -14,9 +14,9 @@ use anyhow::Context;
 use mio::Events;
 
 use super::load::{measured_seconds, run_event_loops, server_gone_after, Run, Window};
-use super::report::{Histograms, Measured, PingPongReport};
+use super::report::{Measured, PingPongReport};
 use super::sockets::{Broken, Sockets, MAINTENANCE_INTERVAL};
-use super::tally::{one_per_second, Tally, INTERVAL};
+use super::tally::{per_second, Tally};
 use super::Tick;
 use crate::client::Target;
 use crate::limits::Limit;
@@ -77,7 +77,6 @@ pub fn ping_pong(
         on_tick,
     )?;
     let seconds = measured_seconds(&run);
-    let per_sec = |count: f64| if seconds > 0.0 { count / seconds } else { 0.0 };
     let report = PingPongReport {
         server: server.to_string(),
         connections: options.connections,
@@ -85,8 +84,9 @@ pub fn ping_pong(
         message_bytes: options.size,
         seconds,
         round_trips: tally.round_trips,
-        round_trips_per_sec: per_sec(tally.round_trips as f64),
-        mb_per_sec_each_way: per_sec(tally.round_trips as f64 * options.size as f64) / 1e6,
+        round_trips_per_sec: per_second(tally.round_trips as f64, seconds),
+        mb_per_sec_each_way: per_second(tally.round_trips as f64 * options.size as f64, seconds)
+            / 1e6,
         latency_ms: (!tally.latency.is_empty()).then(|| tally.latency_ms()),
         fairness: tally.fairness,
         errors: tally.errors,
@@ -94,13 +94,7 @@ pub fn ping_pong(
     };
     Ok(Measured {
         report,
-        histograms: Histograms {
-            latency: tally.latency,
-            uncorrected: None,
-            intervals: one_per_second(tally.intervals, seconds),
-            interval: INTERVAL,
-            start,
-        },
+        histograms: tally.into_histograms(seconds, start, false),
     })
 }
 

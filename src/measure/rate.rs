@@ -24,10 +24,10 @@ use anyhow::Context;
 use mio::{Events, Token};
 
 use super::load::{measured_seconds, run_event_loops, server_gone_after, Run, Window};
-use super::report::{Histograms, LatencyMs, LatenessMs, Measured, RateReport};
+use super::report::{Measured, RateReport};
 use super::schedule::Schedule;
 use super::sockets::{Broken, Sockets, MAINTENANCE_INTERVAL};
-use super::tally::{one_per_second, Tally, INTERVAL};
+use super::tally::Tally;
 use super::Tick;
 use crate::client::Target;
 use crate::limits::Limit;
@@ -95,15 +95,8 @@ pub fn rate(
         on_tick,
     )?;
     let seconds = measured_seconds(&run);
-    let per_sec = |count: u64| match seconds > 0.0 {
-        true => count as f64 / seconds,
-        false => 0.0,
-    };
     let counts = tally.schedule;
-    let figures = |histogram: &hdrhistogram::Histogram<u64>| {
-        (!histogram.is_empty()).then(|| LatencyMs::with_p9999(histogram))
-    };
-    let latency_ms = figures(&tally.latency);
+    let figures = tally.open_loop_figures(seconds);
     let report = RateReport {
         server: server.to_string(),
         connections: options.connections,
@@ -111,30 +104,24 @@ pub fn rate(
         message_bytes: options.size,
         seconds,
         asked_rate: options.rate,
-        sent_rate: per_sec(counts.sent),
-        echoed_rate: per_sec(counts.echoed_in_window),
+        sent_rate: figures.sent_rate,
+        echoed_rate: figures.echoed_rate,
         due: counts.due,
         sent: counts.sent,
         unsent: counts.due - counts.sent,
         unechoed: counts.sent.saturating_sub(tally.round_trips),
         socket_waits: counts.socket_waits,
         round_trips: tally.round_trips,
-        latency_ms,
-        uncorrected_latency_ms: figures(&tally.uncorrected),
-        generator_lateness_ms: LatenessMs::of(&tally.lateness, latency_ms.map_or(0.0, |l| l.p99)),
+        latency_ms: figures.latency_ms,
+        uncorrected_latency_ms: figures.uncorrected_latency_ms,
+        generator_lateness_ms: figures.generator_lateness_ms,
         fairness: tally.fairness,
         errors: tally.errors,
         server_gone_after: server_gone_after(&run),
     };
     Ok(Measured {
         report,
-        histograms: Histograms {
-            latency: tally.latency,
-            uncorrected: Some(tally.uncorrected),
-            intervals: one_per_second(tally.intervals, seconds),
-            interval: INTERVAL,
-            start,
-        },
+        histograms: tally.into_histograms(seconds, start, true),
     })
 }
 

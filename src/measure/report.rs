@@ -371,6 +371,14 @@ pub struct DatagramCounts {
     pub corrupted: u64,
 }
 
+/// `part` as a share of `whole`, in percent (0 of nothing).
+pub(crate) fn percent(part: u64, whole: u64) -> f64 {
+    match whole {
+        0 => 0.0,
+        whole => part as f64 / whole as f64 * 100.0,
+    }
+}
+
 /// The result of an open-loop UDP run (`bench -u --rate`).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct UdpRateReport {

@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use hdrhistogram::Histogram;
 
-use super::report::{DatagramCounts, ErrorCounts, Fairness, LatencyMs, ScheduleCounts};
+use super::report::{
+    DatagramCounts, ErrorCounts, Fairness, Histograms, LatencyMs, LatenessMs, ScheduleCounts,
+};
 
 /// Latencies are kept in nanoseconds, with 3 significant digits, up to a minute.
 pub(crate) fn new_histogram() -> Histogram<u64> {
@@ -39,6 +41,23 @@ pub(crate) fn one_per_second(
     intervals
 }
 
+/// `count` a second over `seconds` (0 for a run that measured no time).
+pub(crate) fn per_second(count: f64, seconds: f64) -> f64 {
+    match seconds > 0.0 {
+        true => count / seconds,
+        false => 0.0,
+    }
+}
+
+/// What an open-loop run (TCP or UDP) reports alike, from its merged tally.
+pub(crate) struct OpenLoopFigures {
+    pub(crate) sent_rate: f64,
+    pub(crate) echoed_rate: f64,
+    pub(crate) latency_ms: Option<LatencyMs>,
+    pub(crate) uncorrected_latency_ms: Option<LatencyMs>,
+    pub(crate) generator_lateness_ms: LatenessMs,
+}
+
 /// One event loop's measurements, or (merged) a whole run's.
 pub(crate) struct Tally {
     /// Latency of each measured round trip, in nanoseconds: in an open-loop run, from the time
@@ -66,6 +85,42 @@ pub(crate) struct Tally {
 }
 
 impl Tally {
+    /// The rates, the latency with and without the schedule (none without a round trip), and
+    /// the generator's lateness of an open-loop run that measured `seconds`.
+    pub(crate) fn open_loop_figures(&self, seconds: f64) -> OpenLoopFigures {
+        let figures = |histogram: &Histogram<u64>| {
+            (!histogram.is_empty()).then(|| LatencyMs::with_p9999(histogram))
+        };
+        let latency_ms = figures(&self.latency);
+        OpenLoopFigures {
+            sent_rate: per_second(self.schedule.sent as f64, seconds),
+            echoed_rate: per_second(self.schedule.echoed_in_window as f64, seconds),
+            latency_ms,
+            uncorrected_latency_ms: figures(&self.uncorrected),
+            generator_lateness_ms: LatenessMs::of(
+                &self.lateness,
+                latency_ms.map_or(0.0, |latency| latency.p99),
+            ),
+        }
+    }
+
+    /// The histograms the exporters take, for a run that measured `seconds` from `start`;
+    /// `open_loop` keeps the uncorrected latency beside the corrected one.
+    pub(crate) fn into_histograms(
+        self,
+        seconds: f64,
+        start: std::time::SystemTime,
+        open_loop: bool,
+    ) -> Histograms {
+        Histograms {
+            latency: self.latency,
+            uncorrected: open_loop.then_some(self.uncorrected),
+            intervals: one_per_second(self.intervals, seconds),
+            interval: INTERVAL,
+            start,
+        }
+    }
+
     pub(crate) fn new() -> Self {
         Tally {
             latency: new_histogram(),

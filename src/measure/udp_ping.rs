@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 
 use super::ping::RoundTrips;
-use super::report::{Measured, UdpPingReport};
+use super::report::{percent, Measured, UdpPingReport};
 use crate::client::udp::{
     connect_datagram, means_nothing_listens, NothingListening, RECEIVE_BUFFER,
 };
@@ -226,10 +226,7 @@ pub fn run(
         duplicates: counts.duplicates,
         out_of_order: counts.out_of_order,
         corrupted: counts.corrupted,
-        loss_percent: match sent {
-            0 => 0.0,
-            sent => counts.lost as f64 / sent as f64 * 100.0,
-        },
+        loss_percent: percent(counts.lost, sent),
         seconds: run.started.elapsed().as_secs_f64(),
         rtt_ms,
         latency_ms,

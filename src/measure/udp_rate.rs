@@ -21,10 +21,10 @@ use mio::net::UdpSocket;
 use mio::{Events, Interest, Poll, Token};
 
 use super::load::{measured_seconds, run_event_loops, server_gone_after, Run, Window};
-use super::report::{DatagramCounts, Histograms, LatencyMs, LatenessMs, Measured, UdpRateReport};
+use super::report::{percent, DatagramCounts, Measured, UdpRateReport};
 use super::schedule::Schedule;
 use super::sockets::MAINTENANCE_INTERVAL;
-use super::tally::{one_per_second, Tally, INTERVAL};
+use super::tally::Tally;
 use super::Tick;
 use crate::client::udp::{means_nothing_listens, NothingListening, RECEIVE_BUFFER};
 use crate::client::Target;
@@ -93,45 +93,31 @@ pub fn udp_rate(
         on_tick,
     )?;
     let seconds = measured_seconds(&run);
-    let per_sec = |count: u64| match seconds > 0.0 {
-        true => count as f64 / seconds,
-        false => 0.0,
-    };
     let (schedule, counts) = (tally.schedule, tally.datagrams);
-    let latency_ms = (!tally.latency.is_empty()).then(|| LatencyMs::with_p9999(&tally.latency));
+    let figures = tally.open_loop_figures(seconds);
     let report = UdpRateReport {
         server: server.to_string(),
         sockets: options.sockets,
         datagram_bytes: options.size.max(SEQ_BYTES),
         seconds,
         asked_rate: options.rate,
-        sent_rate: per_sec(schedule.sent),
-        echoed_rate: per_sec(schedule.echoed_in_window),
+        sent_rate: figures.sent_rate,
+        echoed_rate: figures.echoed_rate,
         due: schedule.due,
         sent: schedule.sent,
         echoed: tally.round_trips,
         counts,
-        loss_percent: match schedule.sent {
-            0 => 0.0,
-            sent => counts.lost as f64 / sent as f64 * 100.0,
-        },
+        loss_percent: percent(counts.lost, schedule.sent),
         socket_waits: schedule.socket_waits,
-        latency_ms,
-        uncorrected_latency_ms: (!tally.uncorrected.is_empty())
-            .then(|| LatencyMs::with_p9999(&tally.uncorrected)),
-        generator_lateness_ms: LatenessMs::of(&tally.lateness, latency_ms.map_or(0.0, |l| l.p99)),
+        latency_ms: figures.latency_ms,
+        uncorrected_latency_ms: figures.uncorrected_latency_ms,
+        generator_lateness_ms: figures.generator_lateness_ms,
         fairness: tally.fairness,
         server_gone_after: server_gone_after(&run),
     };
     Ok(Measured {
         report,
-        histograms: Histograms {
-            latency: tally.latency,
-            uncorrected: Some(tally.uncorrected),
-            intervals: one_per_second(tally.intervals, seconds),
-            interval: INTERVAL,
-            start,
-        },
+        histograms: tally.into_histograms(seconds, start, true),
     })
 }
 

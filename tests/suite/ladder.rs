@@ -261,8 +261,17 @@ fn step4_server_survives_a_client_that_resets() {
 #[test]
 fn step1_server_dies_when_a_client_resets() {
     let mut server = ExampleServer::start("step1_server");
-    reset_after_one_echo(server.addr);
-    let status = exits_within(&mut server.child, STEP).expect("step 1's server must crash");
+    // Under Wine a reset sometimes reads as end of stream, which step 1 survives: up to five
+    // resets, each a full one, and the server must be dead after one of them.
+    let mut status = None;
+    for _ in 0..5 {
+        reset_after_one_echo(server.addr);
+        status = exits_within(&mut server.child, Duration::from_secs(3));
+        if status.is_some() {
+            break;
+        }
+    }
+    let status = status.expect("step 1's server must crash");
     assert!(!status.success(), "{status}");
 }
 

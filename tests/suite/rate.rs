@@ -60,7 +60,13 @@ fn a_stall_closed_loop_hides_is_in_the_open_loop_percentiles() {
         ],
         Vec::new(),
     );
-    assert!(open.status.success(), "{}", open.stderr);
+    // A generator held up on a loaded machine (Wine's timers, say) must say so; its figures
+    // still show the stall.
+    assert!(
+        open.status.success() || open.stderr.contains("the generator itself was late"),
+        "{}",
+        open.stderr
+    );
     let open = open.json();
     // Three tenths of the time stalled: about three messages in ten wait up to 300 ms.
     assert!(ms(&open, "latency_ms", "p90") >= 100.0, "open loop: {open}");

@@ -292,31 +292,17 @@ fn rate_report(f: &mut fmt::Formatter<'_>, r: &RateReport) -> fmt::Result {
             None => "",
         }
     )?;
-    writeln!(
-        f,
-        "rates         asked {:.0}/s, sent {:.0}/s, echoed {:.0}/s",
-        r.asked_rate, r.sent_rate, r.echoed_rate
-    )?;
+    writeln!(f, "{}", rates(r.asked_rate, r.sent_rate, r.echoed_rate))?;
     writeln!(
         f,
         "messages      {} due, {} sent, {} echoed, {} unsent, {} unechoed, {} waited for their socket",
         r.due, r.sent, r.round_trips, r.unsent, r.unechoed, r.socket_waits
     )?;
-    match (&r.latency_ms, &r.uncorrected_latency_ms) {
-        (Some(latency), Some(uncorrected)) => {
-            writeln!(
-                f,
-                "latency (ms)  {}  (from each message's scheduled time)",
-                percentiles(latency)
-            )?;
-            writeln!(
-                f,
-                "uncorrected   {}  (from its first byte written)",
-                percentiles(uncorrected)
-            )?;
-        }
-        _ => writeln!(f, "{NO_ROUND_TRIP}")?,
-    }
+    open_loop_latency(
+        f,
+        (r.latency_ms, r.uncorrected_latency_ms),
+        ("message", "from its first byte written"),
+    )?;
     writeln!(f, "{}", generator(&r.generator_lateness_ms))?;
     writeln!(f, "{}", per_connection(&r.fairness))?;
     write!(f, "{}", errors(&r.errors))?;
@@ -347,11 +333,7 @@ fn udp_rate_report(f: &mut fmt::Formatter<'_>, r: &UdpRateReport) -> fmt::Result
             None => "",
         }
     )?;
-    writeln!(
-        f,
-        "rates         asked {:.0}/s, sent {:.0}/s, echoed {:.0}/s",
-        r.asked_rate, r.sent_rate, r.echoed_rate
-    )?;
+    writeln!(f, "{}", rates(r.asked_rate, r.sent_rate, r.echoed_rate))?;
     let c = &r.counts;
     writeln!(
         f,
@@ -368,21 +350,11 @@ fn udp_rate_report(f: &mut fmt::Formatter<'_>, r: &UdpRateReport) -> fmt::Result
         c.corrupted,
         r.socket_waits
     )?;
-    match (&r.latency_ms, &r.uncorrected_latency_ms) {
-        (Some(latency), Some(uncorrected)) => {
-            writeln!(
-                f,
-                "latency (ms)  {}  (from each datagram's scheduled time)",
-                percentiles(latency)
-            )?;
-            writeln!(
-                f,
-                "uncorrected   {}  (from the moment it was sent)",
-                percentiles(uncorrected)
-            )?;
-        }
-        _ => writeln!(f, "{NO_ROUND_TRIP}")?,
-    }
+    open_loop_latency(
+        f,
+        (r.latency_ms, r.uncorrected_latency_ms),
+        ("datagram", "from the moment it was sent"),
+    )?;
     writeln!(f, "{}", generator(&r.generator_lateness_ms))?;
     write!(
         f,
@@ -391,6 +363,34 @@ fn udp_rate_report(f: &mut fmt::Formatter<'_>, r: &UdpRateReport) -> fmt::Result
         r.fairness.most,
         r.fairness.silent
     )
+}
+
+fn rates(asked: f64, sent: f64, echoed: f64) -> String {
+    format!("rates         asked {asked:.0}/s, sent {sent:.0}/s, echoed {echoed:.0}/s")
+}
+
+/// An open-loop run's two latency lines, from the schedule and from the sending, for a `unit`
+/// (message, datagram) sent as `uncorrected` says; or the line of a run with no round trip.
+fn open_loop_latency(
+    f: &mut fmt::Formatter<'_>,
+    (latency, uncorrected): (Option<LatencyMs>, Option<LatencyMs>),
+    (unit, from_sending): (&str, &str),
+) -> fmt::Result {
+    match (latency, uncorrected) {
+        (Some(latency), Some(uncorrected)) => {
+            writeln!(
+                f,
+                "latency (ms)  {}  (from each {unit}'s scheduled time)",
+                percentiles(&latency)
+            )?;
+            writeln!(
+                f,
+                "uncorrected   {}  ({from_sending})",
+                percentiles(&uncorrected)
+            )
+        }
+        _ => writeln!(f, "{NO_ROUND_TRIP}"),
+    }
 }
 
 fn generator(late: &LatenessMs) -> String {
