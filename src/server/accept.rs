@@ -60,13 +60,14 @@ impl Acceptor {
             let (admission, active) = match shared.limit.admit(peer.ip()) {
                 Ok(admitted) => admitted,
                 Err(refusal) => {
-                    // Accepted and closed at once: the client sees end of stream, no bytes.
-                    drop(stream);
                     let warnings = match refusal {
                         Refusal::Full => &mut reject_warnings,
                         Refusal::SourceFull(_) => &mut source_warnings,
                     };
+                    // Counted before the close, so that whoever sees it closed sees it counted.
                     self.refuse(peer, refusal, warnings);
+                    // Accepted and closed at once: the client sees end of stream, no bytes.
+                    drop(stream);
                     continue;
                 }
             };

@@ -90,7 +90,8 @@ fn datagrams_that_could_start_a_loop_are_refused_and_counted() {
     // A plain client is still served, after them (datagrams are taken in order).
     let socket = socket_on("127.0.0.1", STEP);
     assert_eq!(echo_of(&socket, server.addr, b"served"), b"served");
-    let stats = server.probe.stats().udp.expect("udp counters");
+    // Counted after the echo went out: read once the server has stopped (its threads joined).
+    let stats = server.stop().udp.expect("udp counters");
     assert_eq!((stats.refused, stats.echoed), (refused, 1), "{stats:?}");
 }
 
