@@ -291,18 +291,20 @@ fn lines_this_build_prints() -> std::collections::HashSet<String> {
     ];
     run(server.addr, &rate);
     run(crate::common::refused_addr(), &["-m", "x"]);
-    // What the README's faulty path does to datagram n: every 10th dropped, every 13th 1.5 s
-    // late, every 9th held back past the next, every 7th sent twice.
+    // What the README's faulty path does to datagram n: every 10th dropped, every 13th late
+    // (1.5 s there, 1.2 s here), every 9th held back past the next, every 7th sent twice. Four
+    // probes more than the README's, so that the late echo comes well before the wait for
+    // stragglers ends even on a loaded machine; the lines are of the same kinds.
     let (faulty, _) = faulty_echo(|n, _| match n {
         _ if n % 10 == 0 => Fault::Drop,
-        _ if n % 13 == 0 => Fault::Delay(std::time::Duration::from_millis(1500)),
+        _ if n % 13 == 0 => Fault::Delay(std::time::Duration::from_millis(1200)),
         _ if n % 9 == 0 => Fault::HoldForNext,
         _ if n % 7 == 0 => Fault::Twice,
         _ => Fault::Echo,
     });
     run(
         faulty,
-        &["ping", "-u", "-c", "20", "-i", "0.1", "--timeout", "1"],
+        &["ping", "-u", "-c", "24", "-i", "0.1", "--timeout", "1"],
     );
     // The -vv dump of one line, as docs and the Chinese guide show it.
     let dumping = ServerProcess::start(&["-vv"]);
