@@ -25,7 +25,7 @@ use mio::{Events, Token};
 
 use super::load::{measured_seconds, run_event_loops, server_gone_after, Run, Window};
 use super::report::{Measured, RateReport};
-use super::schedule::Schedule;
+use super::schedule::{Schedule, Turn};
 use super::sockets::{Broken, Sockets, MAINTENANCE_INTERVAL};
 use super::tally::Tally;
 use super::Tick;
@@ -204,8 +204,8 @@ struct EventLoop {
     alarm: Alarm,
     alarm_token: Token,
     /// The next message due among this loop's flows: round `round`, flow `position`.
-    round: u64,
-    position: usize,
+    /// The next message due, among this loop's flows.
+    turn: Turn,
     /// False once the measured time is over: nothing more is written.
     sending: bool,
     /// Flows with messages just made due, to write.
@@ -255,8 +255,7 @@ impl EventLoop {
             flows,
             alarm,
             alarm_token,
-            round: 0,
-            position: 0,
+            turn: Turn::default(),
             sending: true,
             touched: Vec::new(),
             buffer: vec![0; 64 * 1024],
@@ -395,31 +394,28 @@ impl EventLoop {
 
     /// When this loop's next message is due (far away once the schedule is done).
     fn next_due(&self) -> Instant {
-        match self.flows.get(self.position) {
-            Some(flow) if self.round < flow.end => self.plan.schedule.at(flow.id, self.round),
-            _ => self.run.window.end,
-        }
+        self.flows
+            .get(self.turn.position())
+            .and_then(|flow| self.turn.due_at(&self.plan.schedule, flow.id, flow.end))
+            .unwrap_or(self.run.window.end)
     }
 
     /// Makes due every message whose time has come, and writes what the sockets take.
     fn make_due(&mut self, now: Instant) {
         let schedule = self.plan.schedule;
         let mut touched = std::mem::take(&mut self.touched);
-        while let Some(flow) = self.flows.get_mut(self.position) {
-            if self.round >= flow.end || schedule.at(flow.id, self.round) > now {
+        while let Some(flow) = self.flows.get_mut(self.turn.position()) {
+            if !self.turn.is_due(&schedule, flow.id, flow.end, now) {
                 break;
             }
+            let position = self.turn.position();
             flow.due += 1;
-            if flow.blocked || !self.sockets.is_connected(self.position) {
+            if flow.blocked || !self.sockets.is_connected(position) {
                 flow.waited_until = flow.due;
-            } else if touched.last() != Some(&self.position) {
-                touched.push(self.position);
+            } else if touched.last() != Some(&position) {
+                touched.push(position);
             }
-            self.position += 1;
-            if self.position == self.flows.len() {
-                self.position = 0;
-                self.round += 1;
-            }
+            self.turn.advance(self.flows.len());
         }
         for &index in &touched {
             if let Err(broken) = self.flush(index) {

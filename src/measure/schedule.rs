@@ -31,6 +31,42 @@ impl Schedule {
     }
 }
 
+/// Where one event loop stands in its share of the schedule. Its flows take turns in the
+/// schedule's order, one message each: the next message due is message `round` of the flow at
+/// `position`.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Turn {
+    position: usize,
+    round: u64,
+}
+
+impl Turn {
+    /// The position of the flow whose message is due next.
+    pub(crate) fn position(&self) -> usize {
+        self.position
+    }
+
+    /// When that message is due, for the flow `id` whose messages stop at `end`; `None` once
+    /// its share of the schedule is done.
+    pub(crate) fn due_at(&self, schedule: &Schedule, id: u64, end: u64) -> Option<Instant> {
+        (self.round < end).then(|| schedule.at(id, self.round))
+    }
+
+    /// Whether that message's time has come by `now`.
+    pub(crate) fn is_due(&self, schedule: &Schedule, id: u64, end: u64, now: Instant) -> bool {
+        self.due_at(schedule, id, end).is_some_and(|at| at <= now)
+    }
+
+    /// On to the next flow's turn, among `flows`.
+    pub(crate) fn advance(&mut self, flows: usize) {
+        self.position += 1;
+        if self.position == flows {
+            self.position = 0;
+            self.round += 1;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

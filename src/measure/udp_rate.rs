@@ -22,7 +22,7 @@ use mio::{Events, Interest, Poll, Token};
 
 use super::load::{measured_seconds, run_event_loops, server_gone_after, Run, Window};
 use super::report::{percent, DatagramCounts, Measured, UdpRateReport};
-use super::schedule::Schedule;
+use super::schedule::{Schedule, Turn};
 use super::sockets::MAINTENANCE_INTERVAL;
 use super::tally::Tally;
 use super::Tick;
@@ -200,8 +200,8 @@ struct DatagramLoop {
     tally: Tally,
     alarm: Alarm,
     alarm_token: Token,
-    round: u64,
-    position: usize,
+    /// The next message due, among this loop's flows.
+    turn: Turn,
     buffer: Vec<u8>,
 }
 
@@ -253,8 +253,7 @@ impl DatagramLoop {
             flows,
             alarm,
             alarm_token,
-            round: 0,
-            position: 0,
+            turn: Turn::default(),
             buffer: vec![0; RECEIVE_BUFFER],
         })
     }
@@ -335,32 +334,29 @@ impl DatagramLoop {
     }
 
     fn next_due(&self) -> Instant {
-        match self.flows.get(self.position) {
-            Some(flow) if self.round < flow.end => self.plan.schedule.at(flow.id, self.round),
-            _ => self.run.window.end,
-        }
+        self.flows
+            .get(self.turn.position())
+            .and_then(|flow| self.turn.due_at(&self.plan.schedule, flow.id, flow.end))
+            .unwrap_or(self.run.window.end)
     }
 
     /// Makes due every datagram whose time has come, and sends what the sockets take.
     fn make_due(&mut self, now: Instant) {
         let schedule = self.plan.schedule;
-        while let Some(flow) = self.flows.get_mut(self.position) {
-            if self.round >= flow.end || schedule.at(flow.id, self.round) > now {
+        while let Some(flow) = self.flows.get_mut(self.turn.position()) {
+            if !self.turn.is_due(&schedule, flow.id, flow.end, now) {
                 break;
             }
+            let position = self.turn.position();
             flow.due += 1;
             if flow.blocked {
                 flow.waited_until = flow.due;
             } else {
                 // A send error here is the server's (nothing listens): it ends the run in
                 // `receive`, which the system reports it to.
-                let _ = self.send_due(self.position);
+                let _ = self.send_due(position);
             }
-            self.position += 1;
-            if self.position == self.flows.len() {
-                self.position = 0;
-                self.round += 1;
-            }
+            self.turn.advance(self.flows.len());
         }
     }
 

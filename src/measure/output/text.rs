@@ -234,10 +234,7 @@ impl fmt::Display for BenchReport {
                     r.message_bytes,
                     r.server,
                     r.seconds,
-                    match r.server_gone_after {
-                        Some(_) => " (PARTIAL: the server went away)",
-                        None => "",
-                    }
+                    partial(r.server_gone_after)
                 )?;
                 writeln!(
                     f,
@@ -287,10 +284,7 @@ fn rate_report(f: &mut fmt::Formatter<'_>, r: &RateReport) -> fmt::Result {
         r.message_bytes,
         r.server,
         r.seconds,
-        match r.server_gone_after {
-            Some(_) => " (PARTIAL: the server went away)",
-            None => "",
-        }
+        partial(r.server_gone_after)
     )?;
     writeln!(f, "{}", rates(r.asked_rate, r.sent_rate, r.echoed_rate))?;
     writeln!(
@@ -328,10 +322,7 @@ fn udp_rate_report(f: &mut fmt::Formatter<'_>, r: &UdpRateReport) -> fmt::Result
         r.datagram_bytes,
         r.server,
         r.seconds,
-        match r.server_gone_after {
-            Some(_) => " (PARTIAL: the server went away)",
-            None => "",
-        }
+        partial(r.server_gone_after)
     )?;
     writeln!(f, "{}", rates(r.asked_rate, r.sent_rate, r.echoed_rate))?;
     let c = &r.counts;
@@ -363,6 +354,14 @@ fn udp_rate_report(f: &mut fmt::Formatter<'_>, r: &UdpRateReport) -> fmt::Result
         r.fairness.most,
         r.fairness.silent
     )
+}
+
+/// The mark on a report's first line when the server went away during the run.
+fn partial(server_gone_after: Option<f64>) -> &'static str {
+    match server_gone_after {
+        Some(_) => " (PARTIAL: the server went away)",
+        None => "",
+    }
 }
 
 fn rates(asked: f64, sent: f64, echoed: f64) -> String {
