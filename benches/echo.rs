@@ -22,12 +22,12 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
-use soc::client::Target;
 use soc::limits::Limit;
 use soc::measure::pingpong::{ping_pong, PingPongOptions};
 use soc::measure::stream::{stream, StreamOptions};
 use soc::pattern::Pattern;
 use soc::signals::StopFlag;
+use soc::Target;
 
 /// A workload of the matrix, in the same shape as `../shared/bench/compare.py`'s.
 #[derive(Clone, Copy)]

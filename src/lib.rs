@@ -25,6 +25,7 @@ pub mod limits;
 pub mod logging;
 pub mod measure;
 mod net;
+pub use net::{NothingListening, Target};
 pub mod pattern;
 pub mod server;
 pub mod signals;

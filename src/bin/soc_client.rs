@@ -12,13 +12,14 @@ use anyhow::{bail, Context};
 use soc::cli::client::{ClientMode, ClientRequest, Probes, Shown, Transport, Workload};
 use soc::cli::client_flag;
 use soc::client::udp::{self, DatagramPipeOptions};
-use soc::client::{self, PipeOptions, SessionOptions, Target};
+use soc::client::{self, PipeOptions, SessionOptions};
 use soc::logging::Output;
 use soc::measure::export::{json, ExportFiles};
 use soc::measure::output::progress::ProgressLine;
 use soc::measure::output::text;
 use soc::measure::report::BenchReport;
 use soc::signals::StopFlag;
+use soc::Target;
 
 fn main() -> ExitCode {
     let request = ClientRequest::from_command_line();

@@ -9,12 +9,12 @@ use std::thread;
 
 use anyhow::{anyhow, Context};
 
-use super::{
+use crate::dump::{trace_chunk, Direction};
+use crate::limits::Limit;
+use crate::net::{
     connect_with_timeouts, is_hang_up, send_all, turned_away, Answered, ShortRead, ShortReadCause,
     Target,
 };
-use crate::dump::{trace_chunk, Direction};
-use crate::limits::Limit;
 
 /// Lines that end the session instead of being sent (on their own, surrounding blanks ignored).
 const QUIT_WORDS: [&str; 2] = ["exit", "quit"];

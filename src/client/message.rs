@@ -4,8 +4,8 @@ use std::io::Write;
 
 use anyhow::{bail, Context};
 
-use super::{connect_with_timeouts, round_trip, Target};
 use crate::limits::Limit;
+use crate::net::{connect_with_timeouts, round_trip, Target};
 
 /// What a one-line check sends and how long it waits.
 #[derive(Debug, Clone)]

@@ -14,11 +14,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context};
 
-use super::{connect_with_timeouts, is_hang_up, turned_away, Target};
 use crate::dump::{trace_chunk, Direction};
 use crate::human;
 use crate::limits::{Hinted, Limit};
 use crate::net::is_timeout;
+use crate::net::{connect_with_timeouts, is_hang_up, turned_away, Target};
 
 /// Read size on both sides: large enough that a bulk transfer is a few system calls per MiB.
 const CHUNK: usize = 64 * 1024;

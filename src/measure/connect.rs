@@ -11,8 +11,8 @@ use anyhow::Context;
 
 use super::ping::{every_interval, RoundTrips};
 use super::report::{ConnectReport, Measured};
-use crate::client::Target;
 use crate::limits::Limit;
+use crate::net::Target;
 use crate::signals::StopFlag;
 
 /// What a connect-time run does.

@@ -11,8 +11,8 @@ use anyhow::{anyhow, Context};
 
 use super::tally::Tally;
 use super::Tick;
-use crate::client::Target;
 use crate::limits::Limit;
+use crate::net::Target;
 use crate::signals::StopFlag;
 
 /// How often `on_tick` is called while a run goes on.

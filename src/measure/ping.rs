@@ -12,9 +12,9 @@ use std::time::{Duration, Instant, SystemTime};
 
 use super::report::{Histograms, LatencyMs, Measured, PingReport, RttMs};
 use super::tally::{Tally, INTERVAL};
-use crate::client::{self, read_full, Answered, ShortReadCause, Target};
 use crate::dump::{trace_chunk, Direction};
 use crate::limits::Limit;
+use crate::net::{self, read_full, Answered, ShortReadCause, Target};
 use crate::pattern::{self, Pattern};
 use crate::signals::StopFlag;
 
@@ -89,7 +89,7 @@ pub fn run(
     mut on_event: impl FnMut(&PingEvent),
 ) -> anyhow::Result<Measured<PingReport>> {
     let started = Instant::now();
-    let (stream, peer) = client::connect_with_timeouts(target, options.timeout)?;
+    let (stream, peer) = net::connect_with_timeouts(target, options.timeout)?;
     on_event(&PingEvent::Connected {
         peer,
         took: started.elapsed(),
@@ -232,8 +232,8 @@ fn send_probe(
     let started = Instant::now();
     let fresh = answered == Answered::Never;
     if let Err(err) = (&*stream).write_all(payload) {
-        if fresh && client::is_hang_up(&err) {
-            return ProbeOutcome::Broken(client::turned_away(peer, Some(err)));
+        if fresh && net::is_hang_up(&err) {
+            return ProbeOutcome::Broken(net::turned_away(peer, Some(err)));
         }
         return ProbeOutcome::Broken(anyhow::Error::new(err).context("could not send the probe"));
     }
@@ -257,12 +257,12 @@ fn send_probe(
                 ProbeOutcome::Lost(timeout)
             }
             ShortReadCause::Closed if short.received == 0 && fresh => {
-                ProbeOutcome::Broken(client::turned_away(peer, None))
+                ProbeOutcome::Broken(net::turned_away(peer, None))
             }
             ShortReadCause::Failed(err)
-                if short.received == 0 && fresh && client::is_hang_up(&err) =>
+                if short.received == 0 && fresh && net::is_hang_up(&err) =>
             {
-                ProbeOutcome::Broken(client::turned_away(peer, Some(err)))
+                ProbeOutcome::Broken(net::turned_away(peer, Some(err)))
             }
             ShortReadCause::Closed => {
                 ProbeOutcome::Broken(anyhow::anyhow!("the server closed the connection"))

@@ -18,8 +18,8 @@ use super::report::{Measured, PingPongReport};
 use super::sockets::{Broken, Sockets, MAINTENANCE_INTERVAL};
 use super::tally::{per_second, Tally};
 use super::Tick;
-use crate::client::Target;
 use crate::limits::Limit;
+use crate::net::Target;
 use crate::pattern::{self, Pattern};
 use crate::signals::StopFlag;
 

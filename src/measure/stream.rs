@@ -9,8 +9,8 @@ use std::time::Instant;
 use anyhow::{anyhow, Context};
 
 use super::report::StreamReport;
-use crate::client::{self, Target};
 use crate::limits::{Hinted, Limit};
+use crate::net::{self, Target};
 use crate::pattern::{self, Pattern};
 
 /// What a stream run sends and how long it waits.
@@ -32,7 +32,7 @@ const CHUNK: usize = 64 * 1024;
 /// echoed byte against a regenerated copy of the stream while it sends.
 pub fn stream(target: &Target, options: &StreamOptions) -> anyhow::Result<StreamReport> {
     let (bytes, timeout) = (options.bytes, options.timeout);
-    let (connection, server) = client::connect_with_timeouts(target, timeout)?;
+    let (connection, server) = net::connect_with_timeouts(target, timeout)?;
     let writer = connection
         .try_clone()
         .context("could not clone the connection")?;

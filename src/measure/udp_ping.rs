@@ -23,12 +23,11 @@ use anyhow::Context;
 
 use super::ping::RoundTrips;
 use super::report::{percent, Measured, UdpPingReport};
-use crate::client::udp::{
-    connect_datagram, means_nothing_listens, NothingListening, RECEIVE_BUFFER,
-};
-use crate::client::Target;
 use crate::dump::{trace_chunk, Direction};
 use crate::limits::Limit;
+use crate::net::{
+    connect_datagram, means_nothing_listens, NothingListening, Target, RECEIVE_BUFFER,
+};
 use crate::pattern::{self, Pattern};
 use crate::signals::StopFlag;
 

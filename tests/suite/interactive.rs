@@ -6,8 +6,9 @@ use std::sync::mpsc;
 use std::thread;
 
 use crate::common::{TestServer, STEP};
-use soc::client::{interactive, SessionOptions, Target};
+use soc::client::{interactive, SessionOptions};
 use soc::limits::Limit;
+use soc::Target;
 
 fn target(addr: std::net::SocketAddr) -> Target {
     Target::new(vec![addr], Limit::After(STEP))

@@ -7,11 +7,11 @@ use std::time::Duration;
 use crate::common::{
     at, echo_corrupting, serve_each, serve_once, ClientRun, ServerProcess, TestServer, STEP,
 };
-use soc::client::Target;
 use soc::limits::{Limit, Setting};
 use soc::measure::output::text::ping_line;
 use soc::measure::ping::PingOptions;
 use soc::signals::StopFlag;
+use soc::Target;
 
 fn client(addr: SocketAddr, extra: &[&str]) -> ClientRun {
     crate::common::client_at(addr, extra, Vec::new())

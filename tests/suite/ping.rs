@@ -5,11 +5,11 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use crate::common::{self, client_at, refused_addr, ClientRun, STEP};
-use soc::client::Target;
 use soc::limits::{Limit, Setting};
 use soc::measure::connect::{ConnectOptions, ConnectOutcome};
 use soc::measure::output::text::connect_line;
 use soc::signals::StopFlag;
+use soc::Target;
 
 /// A TCP server that accepts and holds every connection, never reading or writing a byte.
 fn silent_server() -> SocketAddr {

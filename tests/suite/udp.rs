@@ -9,10 +9,11 @@ use std::time::{Duration, Instant};
 
 use crate::common::{self, client_at, ServerProcess, TestServer, STEP};
 use soc::client::udp;
-use soc::client::{MessageOptions, SessionOptions, Target};
+use soc::client::{MessageOptions, SessionOptions};
 use soc::limits::Limit;
 use soc::pattern::Pattern;
 use soc::server::ServerConfig;
+use soc::Target;
 
 fn udp_server() -> TestServer {
     TestServer::with_config(ServerConfig {

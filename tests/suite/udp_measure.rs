@@ -11,10 +11,10 @@ use std::time::Duration;
 
 use crate::common::{client_at, ClientRun, ServerProcess, STEP};
 use crate::udp::SocatEcho;
-use soc::client::Target;
 use soc::limits::Limit;
 use soc::measure::udp_ping::{self, UdpOutcome, UdpPingEvent, UdpPingOptions};
 use soc::signals::StopFlag;
+use soc::Target;
 
 /// What the faulty echo does with the datagram it receives `n`-th (counted from 1).
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -13,13 +13,15 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 
-use super::{connect_datagram, means_nothing_listens, NothingListening, RECEIVE_BUFFER};
 use crate::client::interactive::{
     cut_by_the_terminal, is_quit, spawn_line_reader, typed_line, Keyboard,
 };
-use crate::client::{SessionOptions, Target};
+use crate::client::SessionOptions;
 use crate::dump::{trace_chunk, Direction};
 use crate::human;
+use crate::net::{
+    connect_datagram, means_nothing_listens, NothingListening, Target, RECEIVE_BUFFER,
+};
 
 /// Events queued at most: the reader blocks beyond that, and the system holds the rest.
 const EVENT_QUEUE: usize = 16;

@@ -6,10 +6,12 @@ use std::time::Instant;
 
 use anyhow::{bail, Context};
 
-use super::{connect_datagram, means_nothing_listens, NothingListening, RECEIVE_BUFFER};
-use crate::client::{MessageOptions, Target};
+use crate::client::MessageOptions;
 use crate::dump::{trace_chunk, Direction};
 use crate::limits::Hinted;
+use crate::net::{
+    connect_datagram, means_nothing_listens, NothingListening, Target, RECEIVE_BUFFER,
+};
 
 /// Datagrams sent at most for one message: the first and two more.
 pub const TRIES: u32 = 3;

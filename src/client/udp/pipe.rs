@@ -17,10 +17,11 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Context};
 
-use super::{connect_datagram, means_nothing_listens, NothingListening, RECEIVE_BUFFER};
-use crate::client::Target;
 use crate::dump::{trace_chunk, Direction};
 use crate::limits::{Hinted, Limit};
+use crate::net::{
+    connect_datagram, means_nothing_listens, NothingListening, Target, RECEIVE_BUFFER,
+};
 
 /// How a piped run over UDP cuts its input and waits.
 #[derive(Debug, Clone)]

@@ -1,35 +1,18 @@
-//! Address resolution, the listening socket and the outgoing connection: the socket set-up that
-//! the server and the client share.
+//! The server's sockets: a TCP listener and a UDP socket per address, on one port, each claimed
+//! on its system's terms.
 
 use std::io;
-use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs, UdpSocket};
-use std::time::Duration;
+use std::net::{SocketAddr, TcpListener, UdpSocket};
 
-use anyhow::{bail, Context};
 use socket2::{Domain, Protocol, Socket, Type};
+
+use super::resolve;
 
 /// How many not-yet-accepted connections the kernel queues for us.
 ///
 /// A burst of connects larger than the backlog gets SYNs dropped and retried a second later, which
 /// shows up as 1 s latency spikes under churn; Linux caps the value at `net.core.somaxconn`.
 const LISTEN_BACKLOG: i32 = 1024;
-
-/// Resolves `host` (an IPv4 or IPv6 literal or a host name) and `port` to socket addresses.
-pub(crate) fn resolve(host: &str, port: u16) -> anyhow::Result<Vec<SocketAddr>> {
-    // `[::1]` is how users write IPv6 addresses next to a port; accept it here too.
-    let bare = host
-        .strip_prefix('[')
-        .and_then(|h| h.strip_suffix(']'))
-        .unwrap_or(host);
-    let addrs: Vec<SocketAddr> = (bare, port)
-        .to_socket_addrs()
-        .with_context(|| format!("could not resolve host '{host}'"))?
-        .collect();
-    if addrs.is_empty() {
-        bail!("could not resolve host '{host}': no addresses found");
-    }
-    Ok(addrs)
-}
 
 /// What a listening socket on the IPv6 wildcard `::` accepts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -216,105 +199,4 @@ fn describe_listen_error(addr: SocketAddr, err: io::Error) -> anyhow::Error {
         _ => "",
     };
     anyhow::Error::new(err).context(format!("could not listen on {addr}{hint}"))
-}
-
-/// Connects to the first of `addrs` that accepts, each attempt bounded by `timeout` (`None`:
-/// the operating system's own limit).
-///
-/// The connection has `TCP_NODELAY` set: an echo client waits for each reply, and Nagle's
-/// algorithm would hold back a small write until the previous one is acknowledged.
-pub(crate) fn connect_to(
-    addrs: &[SocketAddr],
-    timeout: Option<Duration>,
-) -> anyhow::Result<TcpStream> {
-    let mut last_error = None;
-    for &addr in addrs {
-        let attempt = match timeout {
-            Some(limit) => TcpStream::connect_timeout(&addr, limit),
-            None => TcpStream::connect(addr),
-        };
-        match attempt {
-            Ok(stream) => {
-                if let Ok(local) = stream.local_addr() {
-                    if is_self_connection(local, addr) {
-                        return Err(anyhow::Error::new(SelfConnection(addr)));
-                    }
-                }
-                stream
-                    .set_nodelay(true)
-                    .with_context(|| format!("could not set TCP_NODELAY on {addr}"))?;
-                return Ok(stream);
-            }
-            Err(err) => last_error = Some((addr, err)),
-        }
-    }
-    match last_error {
-        Some((addr, err)) => Err(describe_connect_error(addr, err, timeout)),
-        None => bail!("no address to connect to"),
-    }
-}
-
-/// A connection whose two ends are one socket: TCP's simultaneous open lets a connect to a free
-/// port in the ephemeral range (every `--port 0` server's, once it has gone) pick that same port
-/// as its own, and such a socket echoes everything, perfectly. It is never used.
-#[derive(Debug)]
-pub(crate) struct SelfConnection(pub(crate) SocketAddr);
-
-impl std::fmt::Display for SelfConnection {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "the connection to {} was connected to itself (nothing listens there); refused",
-            self.0
-        )
-    }
-}
-
-impl std::error::Error for SelfConnection {}
-
-/// Whether a connection from `local` to `peer` is a socket connected to itself.
-fn is_self_connection(local: SocketAddr, peer: SocketAddr) -> bool {
-    local == peer
-}
-
-fn describe_connect_error(
-    addr: SocketAddr,
-    err: io::Error,
-    timeout: Option<Duration>,
-) -> anyhow::Error {
-    let hint = match err.kind() {
-        io::ErrorKind::ConnectionRefused => {
-            " (is soc_server running on that address and port?)".to_string()
-        }
-        io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock => match timeout {
-            Some(limit) => format!(" (no answer within {})", crate::human::secs(limit)),
-            None => " (no answer)".to_string(),
-        },
-        _ => String::new(),
-    };
-    anyhow::Error::new(err).context(format!("could not connect to {addr}{hint}"))
-}
-
-/// True for the error a socket read or write returns when its timeout (`SO_RCVTIMEO`,
-/// `SO_SNDTIMEO`) passes without progress.
-pub(crate) fn is_timeout(err: &io::Error) -> bool {
-    matches!(
-        err.kind(),
-        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-    )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::is_self_connection;
-
-    #[test]
-    fn a_socket_connected_to_itself_is_recognised() {
-        let me = "127.0.0.1:40000".parse().unwrap();
-        assert!(is_self_connection(me, me));
-        let server = "127.0.0.1:40001".parse().unwrap();
-        assert!(!is_self_connection(me, server));
-        let other_host = "127.0.0.2:40000".parse().unwrap();
-        assert!(!is_self_connection(me, other_host));
-    }
 }
