@@ -25,8 +25,8 @@ use anyhow::{bail, Context};
 use soc::limits::Limit;
 use soc::measure::pingpong::{ping_pong, PingPongOptions};
 use soc::measure::stream::{stream, StreamOptions};
-use soc::pattern::Pattern;
 use soc::signals::StopFlag;
+use soc::Pattern;
 use soc::Target;
 
 /// A workload of the matrix, in the same shape as `../shared/bench/compare.py`'s.

@@ -31,7 +31,7 @@ pub(crate) fn plural(n: impl Into<u64>, noun: &str) -> String {
     }
 }
 
-/// A byte count as people read it: `512 bytes`, or `238.3 MiB (249 888 768 bytes)`, binary units
+/// A byte count as people read it: `512 bytes`, or `238.3 MiB (249,888,768 bytes)`, binary units
 /// (the ones `64K` and `256M` on the command line mean) with the exact count beside.
 pub(crate) fn bytes(n: u64) -> String {
     if n < 1024 {
@@ -42,7 +42,7 @@ pub(crate) fn bytes(n: u64) -> String {
 }
 
 /// `part` of `whole` bytes, both in the unit of `whole`: `5 of 6 bytes`, or `238.3 of 238.4 MiB
-/// (249 888 768 of 250 019 840 bytes)`.
+/// (249,888,768 of 250,019,840 bytes)`.
 pub(crate) fn bytes_of(part: u64, whole: u64) -> String {
     if whole < 1024 {
         return format!("{part} of {}", count(whole, "byte", "bytes"));
@@ -69,13 +69,14 @@ fn unit_of(n: u64) -> (f64, &'static str) {
     (scale, UNITS[unit])
 }
 
-/// `249888768` as `249 888 768`: digits in groups of three, as SI writes them.
+/// `249888768` as `249,888,768`: digits in groups of three, with the comma English text puts
+/// between them (a space reads as two numbers to most readers). Machine output (JSON) has none.
 pub(crate) fn grouped(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, digit) in digits.chars().enumerate() {
         if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(' ');
+            out.push(',');
         }
         out.push(digit);
     }
@@ -106,15 +107,15 @@ mod tests {
     fn byte_counts_read_in_binary_units_with_the_exact_figure() {
         assert_eq!(bytes(1), "1 byte");
         assert_eq!(bytes(1023), "1023 bytes");
-        assert_eq!(bytes(1536), "1.5 KiB (1 536 bytes)");
-        assert_eq!(bytes(249_888_768), "238.3 MiB (249 888 768 bytes)");
-        assert_eq!(bytes(3 << 30), "3.0 GiB (3 221 225 472 bytes)");
+        assert_eq!(bytes(1536), "1.5 KiB (1,536 bytes)");
+        assert_eq!(bytes(249_888_768), "238.3 MiB (249,888,768 bytes)");
+        assert_eq!(bytes(3 << 30), "3.0 GiB (3,221,225,472 bytes)");
         assert_eq!(bytes_of(5, 6), "5 of 6 bytes");
         assert_eq!(
             bytes_of(249_888_768, 250_019_840),
-            "238.3 of 238.4 MiB (249 888 768 of 250 019 840 bytes)"
+            "238.3 of 238.4 MiB (249,888,768 of 250,019,840 bytes)"
         );
         assert_eq!(grouped(999), "999");
-        assert_eq!(grouped(1000), "1 000");
+        assert_eq!(grouped(1000), "1,000");
     }
 }

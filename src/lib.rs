@@ -26,8 +26,9 @@ pub mod logging;
 pub mod measure;
 mod net;
 pub use net::{NothingListening, Target};
-pub mod pattern;
 pub mod server;
 pub mod signals;
 #[allow(unsafe_code)]
 pub mod sys;
+mod wire;
+pub use wire::Pattern;

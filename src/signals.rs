@@ -47,6 +47,8 @@ pub struct StopFlag {
 #[derive(Debug, Default)]
 struct StopInner {
     requested: std::sync::atomic::AtomicBool,
+    /// The stop request that raised the flag, when one did.
+    by: std::sync::OnceLock<StopSignal>,
     lock: std::sync::Mutex<()>,
     wake: std::sync::Condvar,
 }
@@ -64,6 +66,27 @@ impl StopFlag {
             .requested
             .store(true, std::sync::atomic::Ordering::SeqCst);
         self.inner.wake.notify_all();
+    }
+
+    /// Raises the flag for a stop request the user made (Ctrl-C, SIGTERM), which
+    /// [`StopFlag::signal`] tells afterwards.
+    pub fn request_by(&self, signal: StopSignal) {
+        let _ = self.inner.by.set(signal);
+        self.request();
+    }
+
+    /// The stop request that raised the flag, if a user's did.
+    pub fn signal(&self) -> Option<StopSignal> {
+        self.inner.by.get().copied()
+    }
+
+    /// A flag raised by the first stop request the process receives (a second one ends the
+    /// process at once, [`on_termination`]).
+    pub fn on_signals() -> io::Result<StopFlag> {
+        let stop = StopFlag::new();
+        let flag = stop.clone();
+        on_termination(move |signal| flag.request_by(signal))?;
+        Ok(stop)
     }
 
     /// Whether a stop was requested (one atomic load: cheap enough for hot loops).

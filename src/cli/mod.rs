@@ -10,7 +10,10 @@ use crate::human;
 use crate::limits::{Limit, Setting};
 
 pub mod client;
+mod outcome;
 pub mod server;
+
+pub use outcome::{conclude, Outcome};
 
 /// Where the client connects: `[HOST [PORT]]` in netcat's order, or `--host`/`--port`.
 #[derive(Debug, Clone, Args)]
@@ -358,7 +361,7 @@ mod tests {
         assert_eq!(size_in(1, 16 << 20)("16M"), Ok(16 << 20));
         assert_eq!(
             size_in(1, 16 << 20)("17M").unwrap_err(),
-            "'17M': must be at most 16.0 MiB (16 777 216 bytes)"
+            "'17M': must be at most 16.0 MiB (16,777,216 bytes)"
         );
         assert_eq!(
             size_in(1, 65_507)("0").unwrap_err(),

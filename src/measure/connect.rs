@@ -61,9 +61,10 @@ pub fn run(
         server,
         sent: 0,
         connected: 0,
+        refused: 0,
+        timed_out: 0,
         failed: 0,
         seconds: 0.0,
-        rtt_ms: None,
         latency_ms: None,
     };
     let started = Instant::now();
@@ -85,7 +86,12 @@ pub fn run(
                 report.connected += 1;
                 handshakes.record(took);
             }
-            _ => report.failed += 1,
+            ConnectOutcome::Refused => report.refused += 1,
+            ConnectOutcome::TimedOut(_) => report.timed_out += 1,
+            ConnectOutcome::Failed(_) => {}
+        }
+        if !matches!(outcome, ConnectOutcome::Connected(_)) {
+            report.failed += 1;
         }
         on_probe(&ConnectProbe {
             seq,
@@ -94,11 +100,13 @@ pub fn run(
         });
         true
     });
-    let (rtt_ms, latency_ms, histograms) = handshakes.finish();
+    let (latency_ms, histograms) = handshakes.finish();
     report.seconds = started.elapsed().as_secs_f64();
-    report.rtt_ms = rtt_ms;
     report.latency_ms = latency_ms;
-    Ok(Measured { report, histograms })
+    Ok(Measured {
+        report,
+        histograms: Some(histograms),
+    })
 }
 
 /// Sorts a failed connect by its cause.

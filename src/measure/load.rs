@@ -119,6 +119,10 @@ pub(crate) fn run_event_loops(
     event_loop: impl Fn(Arc<Run>, Vec<usize>) -> anyhow::Result<Tally> + Send + Sync + 'static,
     mut on_tick: impl FnMut(&Tick),
 ) -> anyhow::Result<Tally> {
+    // Like the server, a load generator raises its soft open-file limit to what it opens.
+    if let Err(err) = crate::sys::raise_open_file_limit(connections) {
+        log::warn!("could not read or raise the open-file limit: {err}");
+    }
     let threads = threads.clamp(1, connections.max(1));
     let event_loop = Arc::new(event_loop);
     // Raised when the last event loop has ended (window over, stop requested, or no connection

@@ -4,9 +4,9 @@
 //! - [`ping`]: probes over one connection, like ping(8), reported as they go;
 //! - [`connect`]: the time of a TCP handshake, one new connection per probe;
 //! - [`udp_ping`]: probes as datagrams: loss, lateness, duplicates, reordering and jitter;
-//! - [`udp_rate`]: open-loop datagrams, and what the path did to them;
 //! - [`pingpong`]: closed-loop round trips on many connections, on a few event-loop threads;
-//! - [`rate`]: open-loop load, every message at its scheduled time, free of coordinated omission;
+//! - [`open_loop`]: open-loop load over TCP or UDP, every message at its scheduled time, free of
+//!   coordinated omission, one loop for both;
 //! - [`stream`]: one connection streaming verified pseudo-random bytes.
 //!
 //! [`report`] holds what they produce, [`tally`](self) how event loops accumulate it, and
@@ -16,18 +16,19 @@
 
 pub mod connect;
 pub mod export;
+mod latency;
+mod ledger;
 mod load;
+pub mod open_loop;
 pub mod output;
 pub mod ping;
 pub mod pingpong;
-pub mod rate;
 pub mod report;
 mod schedule;
 mod sockets;
 pub mod stream;
 mod tally;
 pub mod udp_ping;
-pub mod udp_rate;
 mod verdict;
 
 use std::time::Duration;

@@ -10,13 +10,14 @@ use std::io::Write;
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant, SystemTime};
 
-use super::report::{Histograms, LatencyMs, Measured, PingReport, RttMs};
+use super::latency::Exact;
+use super::report::{Histograms, LatencyMs, Measured, PingReport};
 use super::tally::{Tally, INTERVAL};
 use crate::dump::{trace_chunk, Direction};
 use crate::limits::Limit;
 use crate::net::{self, read_full, Answered, ShortReadCause, Target};
-use crate::pattern::{self, Pattern};
 use crate::signals::StopFlag;
+use crate::wire::{self, Layout, Message};
 
 /// What a ping run does.
 #[derive(Debug, Clone)]
@@ -31,18 +32,6 @@ pub struct PingOptions {
     pub timeout: Limit,
     /// Keep one histogram per second (for a plot).
     pub intervals: bool,
-}
-
-impl Default for PingOptions {
-    fn default() -> Self {
-        Self {
-            count: None,
-            interval: Duration::from_secs(1),
-            size: 56,
-            timeout: Limit::After(Duration::from_secs(10)),
-            intervals: false,
-        }
-    }
 }
 
 /// What a ping run reports as it goes.
@@ -112,8 +101,8 @@ fn probe_loop(
         echoed: 0,
         lost: 0,
         corrupted: 0,
+        reconnections: 0,
         seconds: 0.0,
-        rtt_ms: None,
         latency_ms: None,
     };
     let started = Instant::now();
@@ -145,11 +134,13 @@ fn probe_loop(
         }));
         !broken
     });
-    let (rtt_ms, latency_ms, histograms) = rtts.finish();
+    let (latency_ms, histograms) = rtts.finish();
     report.seconds = started.elapsed().as_secs_f64();
-    report.rtt_ms = rtt_ms;
     report.latency_ms = latency_ms;
-    Measured { report, histograms }
+    Measured {
+        report,
+        histograms: Some(histograms),
+    }
 }
 
 /// Calls `probe` with sequence numbers 1, 2, … one `interval` apart (from one probe's start to
@@ -173,10 +164,11 @@ pub(crate) fn every_interval(
     }
 }
 
-/// The round trips of a probing run: each one for ping(8)'s figures, and a histogram (with one
-/// per second, when asked) for the percentiles and the exporters.
+/// The round trips of a probing run: exactly, for ping(8)'s figures, and in a histogram (with one
+/// per second, when asked) for the percentiles and the exporters; in bounded memory however long
+/// the run.
 pub(crate) struct RoundTrips {
-    each: Vec<Duration>,
+    exact: Exact,
     tally: Tally,
     started: Instant,
     start: SystemTime,
@@ -185,7 +177,7 @@ pub(crate) struct RoundTrips {
 impl RoundTrips {
     pub(crate) fn new(intervals: bool) -> Self {
         RoundTrips {
-            each: Vec::new(),
+            exact: Exact::default(),
             tally: Tally::with_intervals(intervals),
             started: Instant::now(),
             start: SystemTime::now(),
@@ -193,15 +185,16 @@ impl RoundTrips {
     }
 
     pub(crate) fn record(&mut self, rtt: Duration) {
-        self.each.push(rtt);
-        let nanos = u64::try_from(rtt.as_nanos()).unwrap_or(u64::MAX);
-        self.tally
-            .record(nanos, self.started.elapsed().saturating_sub(rtt));
+        self.exact.add(rtt);
+        self.tally.record(
+            super::tally::nanos(rtt),
+            self.started.elapsed().saturating_sub(rtt),
+        );
     }
 
-    /// ping(8)'s figures, the percentiles (both `None` without a round trip), and the histograms.
-    pub(crate) fn finish(self) -> (Option<RttMs>, Option<LatencyMs>, Histograms) {
-        let latency_ms = (!self.tally.latency.is_empty()).then(|| self.tally.latency_ms());
+    /// The figures (`None` without a round trip), and the histograms.
+    pub(crate) fn finish(self) -> (Option<LatencyMs>, Histograms) {
+        let latency_ms = LatencyMs::of_exact(&self.tally.latency, &self.exact);
         let histograms = Histograms {
             latency: self.tally.latency,
             uncorrected: None,
@@ -209,16 +202,16 @@ impl RoundTrips {
             interval: INTERVAL,
             start: self.start,
         };
-        (RttMs::of(&self.each), latency_ms, histograms)
+        (latency_ms, histograms)
     }
 }
 
-/// The payload of probe `seq`: its sequence number, then bytes that differ per probe, so that a
-/// late echo of an earlier probe can never pass for this one.
+/// The payload of probe `seq`: the sequence number makes each probe its own, so that a late echo
+/// of an earlier probe can never pass for this one.
 fn probe_payload(seq: u64, size: usize) -> Vec<u8> {
-    let mut payload = Pattern::new(seq).take(size);
-    pattern::stamp(&mut payload, seq);
-    payload
+    Message::new(Layout::Stream, 0, size)
+        .stamped(seq, 0)
+        .to_vec()
 }
 
 fn send_probe(
@@ -246,7 +239,7 @@ fn send_probe(
             trace_chunk(peer, Direction::Received, &incoming);
             *owed = 0;
             let echo = &incoming[incoming.len() - payload.len()..];
-            match pattern::differing(echo, payload) {
+            match wire::differing(echo, payload) {
                 0 => ProbeOutcome::Echoed(rtt),
                 differing => ProbeOutcome::Corrupted(rtt, differing),
             }

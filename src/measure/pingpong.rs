@@ -14,14 +14,14 @@ use anyhow::Context;
 use mio::Events;
 
 use super::load::{measured_seconds, run_event_loops, server_gone_after, Run, Window};
-use super::report::{Measured, PingPongReport};
+use super::report::{LatencyMs, Measured, PingPongReport};
 use super::sockets::{Broken, Sockets, MAINTENANCE_INTERVAL};
 use super::tally::{per_second, Tally};
 use super::Tick;
 use crate::limits::Limit;
 use crate::net::Target;
-use crate::pattern::{self, Pattern};
 use crate::signals::StopFlag;
+use crate::wire::{self, Layout, Message};
 
 /// What a ping-pong run does.
 #[derive(Debug, Clone)]
@@ -40,20 +40,6 @@ pub struct PingPongOptions {
     pub threads: usize,
     /// Keep one histogram per second (for an interval log or a plot).
     pub intervals: bool,
-}
-
-impl Default for PingPongOptions {
-    fn default() -> Self {
-        Self {
-            connections: 50,
-            size: 64,
-            duration: Duration::from_secs(10),
-            warmup: Duration::from_secs(1),
-            timeout: Limit::After(Duration::from_secs(10)),
-            threads: 1,
-            intervals: false,
-        }
-    }
 }
 
 /// Runs closed-loop ping-pong against `target` with `options` until the window ends or `stop` is
@@ -87,19 +73,22 @@ pub fn ping_pong(
         round_trips_per_sec: per_second(tally.round_trips as f64, seconds),
         mb_per_sec_each_way: per_second(tally.round_trips as f64 * options.size as f64, seconds)
             / 1e6,
-        latency_ms: (!tally.latency.is_empty()).then(|| tally.latency_ms()),
+        latency_ms: LatencyMs::of(&tally.latency),
         fairness: tally.fairness,
         errors: tally.errors,
         server_gone_after: server_gone_after(&run),
     };
     Ok(Measured {
         report,
-        histograms: tally.into_histograms(seconds, start, false),
+        histograms: Some(tally.into_histograms(seconds, start, false)),
     })
 }
 
 /// One connection's message in flight, and how much of it has gone out and come back.
 struct Exchange {
+    /// The connection's messages.
+    messages: Message,
+    /// The one in flight.
     message: Vec<u8>,
     echo: Vec<u8>,
     written: usize,
@@ -128,7 +117,8 @@ impl EventLoop {
             .iter()
             .map(|&id| Exchange {
                 echo: vec![0; size],
-                message: Pattern::new(id as u64).take(size),
+                messages: Message::new(Layout::Stream, id as u64, size),
+                message: vec![0; size],
                 written: 0,
                 read: 0,
                 seq: 0,
@@ -217,7 +207,9 @@ impl EventLoop {
     fn start_message(&mut self, index: usize) {
         let exchange = &mut self.exchanges[index];
         // The sequence number makes a stale or repeated echo count as corrupted.
-        pattern::stamp(&mut exchange.message, exchange.seq);
+        exchange
+            .messages
+            .write(&mut exchange.message, exchange.seq, 0);
         exchange.written = 0;
         exchange.read = 0;
         let now = Instant::now();
@@ -263,7 +255,7 @@ impl EventLoop {
                 return Ok(());
             }
             let finished = Instant::now();
-            if exchange.echo != exchange.message {
+            if wire::differing(&exchange.echo, &exchange.message) > 0 {
                 return Err(Broken::Corrupted);
             }
             exchange.seq += 1;

@@ -1,18 +1,57 @@
 //! What a measuring run found: the result types of `ping` and `bench`, which the output and
-//! export modules turn into text and JSON, and `verdict.rs` judges.
+//! export modules turn into text and JSON (no result type knows a JSON key: those are
+//! `export/json.rs`'s), and `verdict.rs` judges.
 
 use std::net::SocketAddr;
 use std::time::{Duration, SystemTime};
 
 use hdrhistogram::Histogram;
-use serde::Serialize;
+
+pub use super::latency::{LatencyMs, LatenessMs};
+
+/// A struct of `u64` counters that add up as a whole (`+=`), so that a counter added to it is
+/// merged too without anyone remembering to.
+macro_rules! counts {
+    ($(#[$meta:meta])* pub struct $name:ident { $($(#[$field_meta:meta])* $field:ident,)* }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+        pub struct $name {
+            $($(#[$field_meta])* pub $field: u64,)*
+        }
+
+        impl std::ops::AddAssign for $name {
+            fn add_assign(&mut self, other: Self) {
+                $(self.$field += other.$field;)*
+            }
+        }
+    };
+}
 
 /// A run's result and its latency histograms: the report is what is shown and serialised, the
 /// histograms what the exporters (`--hgrm`, `--hlog`, `--plot`) need.
 #[derive(Debug)]
 pub struct Measured<R> {
     pub report: R,
-    pub histograms: Histograms,
+    /// None for a stream, which measures no latency.
+    pub histograms: Option<Histograms>,
+}
+
+impl<R> Measured<R> {
+    /// A run that kept no histogram.
+    pub fn without_histograms(report: R) -> Measured<R> {
+        Measured {
+            report,
+            histograms: None,
+        }
+    }
+
+    /// The same measurement with its report turned by `into` (into a [`Report`], say).
+    pub fn map<S>(self, into: impl FnOnce(R) -> S) -> Measured<S> {
+        Measured {
+            report: into(self.report),
+            histograms: self.histograms,
+        }
+    }
 }
 
 /// A run's latencies as histograms, in nanoseconds.
@@ -31,36 +70,8 @@ pub struct Histograms {
     pub start: SystemTime,
 }
 
-/// Round-trip times over the probes that came back, in milliseconds, as ping(8) gives them.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
-pub struct RttMs {
-    pub min: f64,
-    pub avg: f64,
-    pub max: f64,
-    /// ping(8)'s "mdev": the standard deviation of the round trips.
-    pub mdev: f64,
-}
-
-impl RttMs {
-    /// The statistics of `rtts`, or `None` when there are none.
-    pub(crate) fn of(rtts: &[Duration]) -> Option<RttMs> {
-        let ms: Vec<f64> = rtts.iter().map(|rtt| rtt.as_secs_f64() * 1000.0).collect();
-        let min = ms.iter().copied().reduce(f64::min)?;
-        let max = ms.iter().copied().fold(min, f64::max);
-        let n = ms.len() as f64;
-        let avg = ms.iter().sum::<f64>() / n;
-        let variance = ms.iter().map(|x| (x - avg).powi(2)).sum::<f64>() / n;
-        Some(RttMs {
-            min,
-            avg,
-            max,
-            mdev: variance.sqrt(),
-        })
-    }
-}
-
 /// The result of a ping run (`soc_client ping`).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct PingReport {
     /// Where the probes went.
     pub server: SocketAddr,
@@ -72,64 +83,53 @@ pub struct PingReport {
     pub lost: u64,
     /// Probes that came back altered.
     pub corrupted: u64,
+    /// Connections made again after the server closed or reset one (each probe in flight then
+    /// is lost).
+    pub reconnections: u64,
     /// From the first probe to the end of the run.
     pub seconds: f64,
-    /// Round-trip statistics, if any probe came back intact.
-    pub rtt_ms: Option<RttMs>,
-    /// Their percentiles.
+    /// The round trips of the probes that came back intact, if any did.
     pub latency_ms: Option<LatencyMs>,
 }
 
-impl PingReport {
-    /// True if probes were sent and every one came back intact: the run's exit status.
-    pub fn all_intact(&self) -> bool {
-        self.sent > 0 && self.echoed == self.sent
-    }
-}
-
 /// The result of a connect-time run (`soc_client ping --connect`).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ConnectReport {
     /// Where the connections went.
     pub server: SocketAddr,
     /// Connections tried.
     pub sent: u64,
     pub connected: u64,
-    /// Refused, timed out or failed otherwise.
+    /// Refused (nothing listens), timed out, or failed otherwise: `failed` is all three.
+    pub refused: u64,
+    pub timed_out: u64,
     pub failed: u64,
     /// From the first attempt to the end of the run.
     pub seconds: f64,
     /// Handshake times of the connections made.
-    pub rtt_ms: Option<RttMs>,
     pub latency_ms: Option<LatencyMs>,
 }
 
-impl ConnectReport {
-    /// True if connections were tried and every one was made: the run's exit status.
-    pub fn all_connected(&self) -> bool {
-        self.sent > 0 && self.connected == self.sent
+counts! {
+    /// Everything that went wrong in a bench run, by kind.
+    pub struct ErrorCounts {
+        /// Connection attempts that failed (refused, timed out, no resources).
+        connect_failures,
+        /// Connections reset or closed by the server in the middle of a run.
+        resets,
+        /// Round trips that made no progress for the timeout.
+        timeouts,
+        /// Echoes that came back with bytes different from those sent.
+        corrupted,
+        /// Connections that turned out to be connected to themselves, refused (never measured).
+        self_connections,
+        /// Connect failures and resets after the warm-up: the server refusing or dropping
+        /// clients while it was measured.
+        after_warmup,
+        /// Connections the server closed before their first echo (a full server turning clients
+        /// away at once, as soc_server does beyond its client limit).
+        closed_at_once,
     }
-}
-
-/// Everything that went wrong in a bench run, by kind.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-pub struct ErrorCounts {
-    /// Connection attempts that failed (refused, timed out, no resources).
-    pub connect_failures: u64,
-    /// Connections reset or closed by the server in the middle of a run.
-    pub resets: u64,
-    /// Round trips that made no progress for the timeout.
-    pub timeouts: u64,
-    /// Echoes that came back with bytes different from those sent.
-    pub corrupted: u64,
-    /// Connections that turned out to be connected to themselves, refused (never measured).
-    pub self_connections: u64,
-    /// Connect failures and resets after the warm-up: the server refusing or dropping clients
-    /// while it was measured.
-    pub after_warmup: u64,
-    /// Connections the server closed before their first echo (a full server turning clients
-    /// away at once, as soc_server does beyond its client limit).
-    pub closed_at_once: u64,
 }
 
 impl ErrorCounts {
@@ -140,13 +140,22 @@ impl ErrorCounts {
 }
 
 /// How evenly the server served the connections: round trips in the measured time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Fairness {
     /// Fewest round trips of any connection (`u64::MAX` before any connection is counted).
     pub fewest: u64,
     pub most: u64,
     /// Connections that completed no round trip at all.
     pub silent: usize,
+}
+
+impl std::ops::AddAssign for Fairness {
+    /// The fairness of two sets of connections together.
+    fn add_assign(&mut self, other: Self) {
+        self.fewest = self.fewest.min(other.fewest);
+        self.most = self.most.max(other.most);
+        self.silent += other.silent;
+    }
 }
 
 impl Default for Fairness {
@@ -159,99 +168,25 @@ impl Default for Fairness {
     }
 }
 
-/// Round-trip latency percentiles, in milliseconds.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
-pub struct LatencyMs {
-    pub p50: f64,
-    pub p90: f64,
-    pub p99: f64,
-    pub p999: f64,
-    /// Open loop only: a rate run has the samples for it.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub p9999: Option<f64>,
-    pub max: f64,
-    pub mean: f64,
-}
-
-impl LatencyMs {
-    /// The percentiles of `histogram` (nanoseconds), up to p99.9.
-    pub(crate) fn of(histogram: &Histogram<u64>) -> LatencyMs {
-        let ms = |nanos: u64| nanos as f64 / 1e6;
-        LatencyMs {
-            p50: ms(histogram.value_at_quantile(0.50)),
-            p90: ms(histogram.value_at_quantile(0.90)),
-            p99: ms(histogram.value_at_quantile(0.99)),
-            p999: ms(histogram.value_at_quantile(0.999)),
-            p9999: None,
-            max: ms(histogram.max()),
-            mean: histogram.mean() / 1e6,
-        }
-    }
-
-    /// The percentiles of `histogram`, up to p99.99.
-    pub(crate) fn with_p9999(histogram: &Histogram<u64>) -> LatencyMs {
-        LatencyMs {
-            p9999: Some(histogram.value_at_quantile(0.9999) as f64 / 1e6),
-            ..LatencyMs::of(histogram)
-        }
-    }
-}
-
-/// What an open-loop schedule asked for and what became of it, over the measured time.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-pub struct ScheduleCounts {
-    /// Messages whose scheduled time fell in the measured time.
-    pub due: u64,
-    /// Of those, messages written whole.
-    pub sent: u64,
-    /// Echoes that arrived in the measured time (of any message): the rate the server echoed.
-    pub echoed_in_window: u64,
-    /// Messages that found their socket full when they were due (the server's back-pressure),
-    /// or had no socket: their wait counts in their latency, not in the generator's lateness.
-    pub socket_waits: u64,
-}
-
-/// How late the generator itself wrote the messages its sockets could take, in milliseconds,
-/// and the most its p99 may be for the run to describe the server: 1 ms, or a tenth of the p99
-/// latency measured, whichever is more.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
-pub struct LatenessMs {
-    pub p50: f64,
-    pub p99: f64,
-    pub max: f64,
-    /// The run fails when `p99` is above this.
-    pub limit: f64,
-}
-
-/// The generator's p99 lateness may always be this much: below it, the run describes the server.
-const MOST_LATENESS_MS: f64 = 1.0;
-
-/// Above [`MOST_LATENESS_MS`], the generator's p99 lateness may still be this share of the p99
-/// latency it measured (a 2 ms hiccup is nothing beside a 300 ms queue; beside 0.3 ms it is the
-/// measurement).
-const LATENESS_SHARE: f64 = 0.1;
-
-impl LatenessMs {
-    /// The figures of `lateness` (nanoseconds), with the limit for a run whose p99 latency was
-    /// `measured_p99_ms`.
-    pub(crate) fn of(lateness: &Histogram<u64>, measured_p99_ms: f64) -> LatenessMs {
-        let ms = |nanos: u64| nanos as f64 / 1e6;
-        LatenessMs {
-            p50: ms(lateness.value_at_quantile(0.50)),
-            p99: ms(lateness.value_at_quantile(0.99)),
-            max: ms(lateness.max()),
-            limit: MOST_LATENESS_MS.max(measured_p99_ms * LATENESS_SHARE),
-        }
-    }
-
-    /// Whether the generator was late enough for the run to describe it rather than the server.
-    pub fn too_late(&self) -> bool {
-        self.p99 > self.limit
+counts! {
+    /// What an open-loop schedule asked for and what became of it, over the measured time.
+    pub struct ScheduleCounts {
+        /// Messages whose scheduled time fell in the measured time.
+        due,
+        /// Of those, messages written whole.
+        sent,
+        /// Echoes that arrived in the measured time (of any message): the rate the server
+        /// echoed.
+        echoed_in_window,
+        /// Messages that found their socket full when they were due (the server's
+        /// back-pressure), or had no socket: their wait counts in their latency, not in the
+        /// generator's lateness.
+        socket_waits,
     }
 }
 
 /// The result of an open-loop run (`bench --rate`).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct RateReport {
     /// The server's address.
     pub server: String,
@@ -260,6 +195,8 @@ pub struct RateReport {
     /// Connections that were up when measuring started.
     pub connected: usize,
     pub message_bytes: usize,
+    /// Event-loop threads that drove them.
+    pub threads: usize,
     /// Length of the measured window.
     pub seconds: f64,
     /// Messages per second asked for, over all connections.
@@ -305,7 +242,7 @@ impl RateReport {
 }
 
 /// The result of a ping-pong run.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct PingPongReport {
     /// The server's address.
     pub server: String,
@@ -333,7 +270,7 @@ pub struct PingPongReport {
 }
 
 /// The result of a stream run.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct StreamReport {
     /// The server's address.
     pub server: String,
@@ -356,19 +293,26 @@ impl StreamReport {
     }
 }
 
-/// What became of the datagrams, beyond the schedule's counts.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-pub struct DatagramCounts {
-    /// Datagrams with no echo within the timeout (by the end of the wait).
-    pub lost: u64,
-    /// Echoes that came after the timeout (their datagram counted late, not lost).
-    pub late: u64,
-    /// Second (and later) echoes of one datagram.
-    pub duplicated: u64,
-    /// Echoes that came after a later datagram's echo (still counted as echoed).
-    pub out_of_order: u64,
-    /// Echoes whose bytes differ from the datagram's.
-    pub corrupted: u64,
+counts! {
+    /// What became of a flow's datagrams (the UDP ledger's counts): every datagram sent is
+    /// echoed, lost, late or corrupted in the end; duplicates and out-of-order echoes are counted
+    /// beside.
+    pub struct DatagramCounts {
+        /// Datagrams sent.
+        sent,
+        /// Echoed intact within the timeout.
+        echoed,
+        /// No echo within the timeout (by the end of the wait for stragglers).
+        lost,
+        /// An echo that came after the timeout (its datagram counted late, not lost).
+        late,
+        /// Second (and later) echoes of one datagram.
+        duplicates,
+        /// Echoes that came after a later datagram's echo (still counted as echoed).
+        out_of_order,
+        /// Echoes whose bytes differ from the datagram's, and datagrams that match nothing sent.
+        corrupted,
+    }
 }
 
 /// `part` as a share of `whole`, in percent (0 of nothing).
@@ -380,12 +324,14 @@ pub(crate) fn percent(part: u64, whole: u64) -> f64 {
 }
 
 /// The result of an open-loop UDP run (`bench -u --rate`).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct UdpRateReport {
     /// The server's address.
     pub server: String,
     pub sockets: usize,
     pub datagram_bytes: usize,
+    /// Event-loop threads that drove them.
+    pub threads: usize,
     /// Length of the measured window.
     pub seconds: f64,
     pub asked_rate: f64,
@@ -395,11 +341,7 @@ pub struct UdpRateReport {
     pub echoed_rate: f64,
     /// Datagrams due in the measured time.
     pub due: u64,
-    /// Of those, sent.
-    pub sent: u64,
-    /// Of those, echoed intact and on time: the round trips measured.
-    pub echoed: u64,
-    #[serde(flatten)]
+    /// What became of those sent (`echoed`: intact and on time, the round trips measured).
     pub counts: DatagramCounts,
     /// `lost` as a share of `sent`, in percent.
     pub loss_percent: f64,
@@ -418,7 +360,7 @@ pub struct UdpRateReport {
 }
 
 /// The result of a UDP ping run.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct UdpPingReport {
     /// Where the probes went.
     pub server: SocketAddr,
@@ -441,35 +383,20 @@ pub struct UdpPingReport {
     /// From the first probe to the end of the run.
     pub seconds: f64,
     /// Round trips of the echoed probes.
-    pub rtt_ms: Option<RttMs>,
     pub latency_ms: Option<LatencyMs>,
     /// RFC 3550's interarrival jitter over the echoed probes, in milliseconds.
     pub jitter_ms: Option<f64>,
 }
 
-impl UdpPingReport {
-    /// True if probes were sent and every one came back intact and on time: the exit status.
-    pub fn all_intact(&self) -> bool {
-        self.sent > 0 && self.echoed == self.sent && self.lost + self.late + self.corrupted == 0
-    }
-}
-
-impl BenchReport {
-    /// The seconds the run measured (a stream: the seconds it took).
-    pub fn measured_seconds(&self) -> f64 {
-        match self {
-            BenchReport::PingPong(r) => r.seconds,
-            BenchReport::Rate(r) => r.seconds,
-            BenchReport::UdpRate(r) => r.seconds,
-            BenchReport::Stream(r) => r.seconds,
-        }
-    }
-}
-
-/// Either bench report, tagged by mode for JSON.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(tag = "mode", rename_all = "kebab-case")]
-pub enum BenchReport {
+/// What any run found, by mode: what the text, the JSON and the verdict are made from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Report {
+    /// `soc_client ping`.
+    Ping(PingReport),
+    /// `soc_client ping -u`.
+    UdpPing(UdpPingReport),
+    /// `soc_client ping --connect`.
+    Connect(ConnectReport),
     /// `soc_client bench`.
     PingPong(PingPongReport),
     /// `soc_client bench --stream BYTES`.
@@ -480,17 +407,17 @@ pub enum BenchReport {
     UdpRate(UdpRateReport),
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn rtt_statistics_match_a_hand_computation() {
-        let ms = Duration::from_millis;
-        let stats = RttMs::of(&[ms(1), ms(2), ms(3), ms(6)]).unwrap();
-        assert_eq!((stats.min, stats.avg, stats.max), (1.0, 3.0, 6.0));
-        // Deviations -2, -1, 0, 3: variance 14/4 = 3.5 ms², deviation 1.8708 ms.
-        assert!((stats.mdev - 1.8708).abs() < 1e-3, "{stats:?}");
-        assert_eq!(RttMs::of(&[]), None);
+impl Report {
+    /// The seconds the run measured (a stream: the seconds it took).
+    pub fn measured_seconds(&self) -> f64 {
+        match self {
+            Report::Ping(r) => r.seconds,
+            Report::UdpPing(r) => r.seconds,
+            Report::Connect(r) => r.seconds,
+            Report::PingPong(r) => r.seconds,
+            Report::Rate(r) => r.seconds,
+            Report::UdpRate(r) => r.seconds,
+            Report::Stream(r) => r.seconds,
+        }
     }
 }

@@ -11,7 +11,7 @@ use anyhow::{anyhow, Context};
 use super::report::StreamReport;
 use crate::limits::{Hinted, Limit};
 use crate::net::{self, Target};
-use crate::pattern::{self, Pattern};
+use crate::wire::{self, Pattern};
 
 /// What a stream run sends and how long it waits.
 #[derive(Debug, Clone)]
@@ -70,7 +70,7 @@ pub fn stream(target: &Target, options: &StreamOptions) -> anyhow::Result<Stream
         let comparable = (bytes.saturating_sub(echoed)).min(n as u64) as usize;
         expected.fill(&mut want[..comparable]);
         let (got, sent) = (&buf[..comparable], &want[..comparable]);
-        let differing = pattern::differing(got, sent);
+        let differing = wire::differing(got, sent);
         if differing > 0 {
             let first = got.iter().zip(sent).position(|(g, s)| g != s).unwrap_or(0);
             first_corrupted_offset.get_or_insert(echoed + first as u64);

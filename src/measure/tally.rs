@@ -41,6 +41,12 @@ pub(crate) fn one_per_second(
     intervals
 }
 
+/// A duration in whole nanoseconds, the unit of every histogram (saturating, for a duration no
+/// run lasts).
+pub(crate) fn nanos(duration: Duration) -> u64 {
+    u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX)
+}
+
 /// `count` a second over `seconds` (0 for a run that measured no time).
 pub(crate) fn per_second(count: f64, seconds: f64) -> f64 {
     match seconds > 0.0 {
@@ -88,15 +94,12 @@ impl Tally {
     /// The rates, the latency with and without the schedule (none without a round trip), and
     /// the generator's lateness of an open-loop run that measured `seconds`.
     pub(crate) fn open_loop_figures(&self, seconds: f64) -> OpenLoopFigures {
-        let figures = |histogram: &Histogram<u64>| {
-            (!histogram.is_empty()).then(|| LatencyMs::with_p9999(histogram))
-        };
-        let latency_ms = figures(&self.latency);
+        let latency_ms = LatencyMs::with_p9999(&self.latency);
         OpenLoopFigures {
             sent_rate: per_second(self.schedule.sent as f64, seconds),
             echoed_rate: per_second(self.schedule.echoed_in_window as f64, seconds),
             latency_ms,
-            uncorrected_latency_ms: figures(&self.uncorrected),
+            uncorrected_latency_ms: LatencyMs::with_p9999(&self.uncorrected),
             generator_lateness_ms: LatenessMs::of(
                 &self.lateness,
                 latency_ms.map_or(0.0, |latency| latency.p99),
@@ -190,36 +193,12 @@ impl Tally {
         }
         self.round_trips += other.round_trips;
         self.connected += other.connected;
-        let (e, o) = (&mut self.errors, other.errors);
-        e.connect_failures += o.connect_failures;
-        e.resets += o.resets;
-        e.timeouts += o.timeouts;
-        e.corrupted += o.corrupted;
-        e.self_connections += o.self_connections;
-        e.after_warmup += o.after_warmup;
-        e.closed_at_once += o.closed_at_once;
-        let (f, o) = (&mut self.fairness, other.fairness);
-        f.fewest = f.fewest.min(o.fewest);
-        f.most = f.most.max(o.most);
-        f.silent += o.silent;
-        let (s, o) = (&mut self.schedule, other.schedule);
-        s.due += o.due;
-        s.sent += o.sent;
-        s.echoed_in_window += o.echoed_in_window;
-        s.socket_waits += o.socket_waits;
-        let (d, o) = (&mut self.datagrams, other.datagrams);
-        d.lost += o.lost;
-        d.late += o.late;
-        d.duplicated += o.duplicated;
-        d.out_of_order += o.out_of_order;
-        d.corrupted += o.corrupted;
+        self.errors += other.errors;
+        self.fairness += other.fairness;
+        self.schedule += other.schedule;
+        self.datagrams += other.datagrams;
         self.connect_error = self.connect_error.take().or(other.connect_error);
         Ok(())
-    }
-
-    /// The latency percentiles, in milliseconds.
-    pub(crate) fn latency_ms(&self) -> LatencyMs {
-        LatencyMs::of(&self.latency)
     }
 }
 
@@ -253,7 +232,7 @@ mod tests {
             one.latency.max(),
             "the values themselves, not clamped"
         );
-        let latency = one.latency_ms();
+        let latency = LatencyMs::of(&one.latency).unwrap();
         assert!((latency.p50 - 3.0).abs() < 0.01, "{latency:?}");
         assert!((latency.max - 5.0).abs() < 0.01, "{latency:?}");
     }

@@ -1,17 +1,23 @@
-//! Whether a bench run can be trusted as a measurement of a working server. A measuring tool fails
-//! loudly: a run in which some connection never got an answer, an echo came back wrong, or the
-//! server went away is a failed run, not a slow one.
+//! Whether a run can be trusted as a measurement of a working path and server. A measuring tool
+//! fails loudly: a run in which some connection never got an answer, an echo came back wrong, or
+//! the server went away is a failed run, not a slow one; and a ping fails, as ping(8) does, when
+//! a probe did not come back intact.
 
-use super::report::{BenchReport, ErrorCounts, Fairness, LatenessMs};
+use super::report::{
+    ConnectReport, ErrorCounts, Fairness, LatenessMs, PingReport, Report, UdpPingReport,
+};
 use crate::human::{self, plural};
 use crate::limits::Hinted;
 
-impl BenchReport {
-    /// `Err` with the reason, on one line, when the run cannot be trusted.
+impl Report {
+    /// `Err` with the reason, on one line, when the run failed.
     pub fn verdict(&self) -> Result<(), Hinted> {
         let fail = |text: String| Err(Hinted::new(text));
         match self {
-            BenchReport::PingPong(r) => Connections {
+            Report::Ping(r) => ping(r),
+            Report::UdpPing(r) => udp_ping(r),
+            Report::Connect(r) => connect(r),
+            Report::PingPong(r) => Connections {
                 errors: &r.errors,
                 connections: r.connections,
                 connected: r.connected,
@@ -20,7 +26,7 @@ impl BenchReport {
                 server_gone_after: r.server_gone_after,
             }
             .verdict(),
-            BenchReport::Rate(r) => {
+            Report::Rate(r) => {
                 Connections {
                     errors: &r.errors,
                     connections: r.connections,
@@ -44,13 +50,13 @@ impl BenchReport {
                 }
                 Ok(())
             }
-            BenchReport::Stream(r) if !r.intact() => fail(format!(
+            Report::Stream(r) if !r.intact() => fail(format!(
                 "{} came back, {} corrupted",
                 human::bytes_of(r.bytes_echoed, r.bytes_sent),
                 human::bytes(r.corrupted_bytes)
             )),
-            BenchReport::Stream(_) => Ok(()),
-            BenchReport::UdpRate(r) => {
+            Report::Stream(_) => Ok(()),
+            Report::UdpRate(r) => {
                 // Loss, duplicates and reordering are what the run measures, not its failure;
                 // corruption and a generator too late to keep its schedule are.
                 if r.counts.corrupted > 0 {
@@ -66,7 +72,7 @@ impl BenchReport {
                     return fail(format!(
                         "no echo came back: {} sent, every one lost; is a UDP echo listening \
                          there (soc_server -u)?",
-                        plural(r.sent, "datagram")
+                        plural(r.counts.sent, "datagram")
                     ));
                 };
                 if let Some(late) = too_late(&r.generator_lateness_ms, latency.p99) {
@@ -135,6 +141,62 @@ impl Connections<'_> {
             ));
         }
         Ok(())
+    }
+}
+
+/// What a ping fails for: a probe that did not come back intact.
+fn ping(r: &PingReport) -> Result<(), Hinted> {
+    if r.sent == 0 {
+        return Err(Hinted::new("no probe was sent"));
+    }
+    let parts = [(r.lost, "lost"), (r.corrupted, "corrupted")];
+    not_all(r.sent, "probe", &parts)
+}
+
+/// What a UDP ping fails for: a probe lost, late or altered (duplicates and reordering are the
+/// path's, and reported, but every probe did come back).
+fn udp_ping(r: &UdpPingReport) -> Result<(), Hinted> {
+    if r.sent == 0 {
+        return Err(Hinted::new("no probe was sent"));
+    }
+    let parts = [
+        (r.lost, "lost"),
+        (r.late, "late"),
+        (r.corrupted, "corrupted"),
+    ];
+    not_all(r.sent, "probe", &parts)
+}
+
+fn connect(r: &ConnectReport) -> Result<(), Hinted> {
+    if r.sent == 0 {
+        return Err(Hinted::new("no connection was tried"));
+    }
+    let parts = [
+        (r.refused, "refused"),
+        (r.timed_out, "timed out"),
+        (r.failed - r.refused - r.timed_out, "failed otherwise"),
+    ];
+    not_all(r.sent, "connect", &parts)
+}
+
+/// `Err("2 of 10 probes lost, 1 corrupted")` when any of `parts` (a count and what it counts) is
+/// not zero.
+fn not_all(sent: u64, noun: &str, parts: &[(u64, &str)]) -> Result<(), Hinted> {
+    let said: Vec<String> = parts
+        .iter()
+        .filter(|(count, _)| *count > 0)
+        .map(|(count, what)| format!("{count} {what}"))
+        .collect();
+    match said.split_first() {
+        None => Ok(()),
+        Some((first, rest)) => {
+            let mut text = format!("{first} of {}", plural(sent, noun));
+            for part in rest {
+                text.push_str(", ");
+                text.push_str(part);
+            }
+            Err(Hinted::new(text))
+        }
     }
 }
 

@@ -9,7 +9,7 @@ use std::thread;
 use crate::common::{
     at, refused_addr, run_client, serve_once, wait_with_deadline, ServerProcess, STEP,
 };
-use soc::pattern::Pattern;
+use soc::Pattern;
 
 use crate::common::client_at as client;
 

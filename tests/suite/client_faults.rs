@@ -6,7 +6,7 @@ use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::time::Duration;
 
 use crate::common::{serve_once, ClientRun};
-use soc::pattern::Pattern;
+use soc::Pattern;
 use socket2::SockRef;
 
 use crate::common::client_at as client;

@@ -5,7 +5,7 @@ use std::net::Shutdown;
 use std::thread;
 
 use crate::common::{connect, echo_concurrently, read_to_end, TestServer};
-use soc::pattern::Pattern;
+use soc::Pattern;
 
 #[test]
 fn round_trip_of_one_line() {

@@ -371,7 +371,7 @@ fn byte_counts_in_messages_read_in_binary_units_with_the_exact_count() {
     assert_eq!(run.status.code(), Some(1), "{}", run.stderr);
     assert!(
         run.stderr
-            .contains("1.0 of 3.0 MiB (1 048 576 of 3 145 728 bytes) sent came back from"),
+            .contains("1.0 of 3.0 MiB (1,048,576 of 3,145,728 bytes) sent came back from"),
         "{}",
         run.stderr
     );

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 use crate::common::{client_at, wait_with_deadline, ServerProcess, STEP};
-use soc::pattern::Pattern;
+use soc::Pattern;
 
 /// A command that runs Python 3: `python3` (Linux, macOS), `python` or `py -3` (Windows).
 ///

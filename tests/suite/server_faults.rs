@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 use crate::common::{connect, echo_concurrently, TestServer, STEP};
 use soc::limits::Limit;
-use soc::pattern::Pattern;
 use soc::server::ServerConfig;
+use soc::Pattern;
 use socket2::SockRef;
 
 /// Closes `stream` with a reset (SO_LINGER 0) instead of an orderly FIN.

@@ -3,7 +3,7 @@
 use std::io::{Read, Write};
 
 use crate::common::{client_at, connect, ServerProcess};
-use soc::pattern::Pattern;
+use soc::Pattern;
 
 #[test]
 fn server_dumps_what_each_client_sends_and_echoes_it_unchanged() {

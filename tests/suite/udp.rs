@@ -11,8 +11,8 @@ use crate::common::{self, client_at, ServerProcess, TestServer, STEP};
 use soc::client::udp;
 use soc::client::{MessageOptions, SessionOptions};
 use soc::limits::Limit;
-use soc::pattern::Pattern;
 use soc::server::ServerConfig;
+use soc::Pattern;
 use soc::Target;
 
 fn udp_server() -> TestServer {

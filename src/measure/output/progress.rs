@@ -5,6 +5,14 @@ use std::time::Duration;
 
 use crate::measure::Tick;
 
+/// Runs `run` with the live progress line on standard error, erased when it returns.
+pub fn with_progress<T>(run: impl FnOnce(&mut dyn FnMut(&Tick)) -> T) -> T {
+    let mut progress = ProgressLine::on_stderr();
+    let result = run(&mut |tick| progress.show(tick));
+    progress.finish();
+    result
+}
+
 /// A progress line redrawn in place (`\r`, then "erase to end of line") once a tick.
 pub struct ProgressLine {
     terminal: bool,

@@ -1,23 +1,5 @@
 //! Reproducible pseudo-random bytes, for payloads that must be checked on the way back without
-//! keeping a copy: the receiver regenerates the same stream from the same seed. Also how a
-//! measuring payload carries its sequence number, and how an echo is compared with it.
-
-/// Writes `seq` at the start of `payload` (big-endian, network byte order; as much of it as fits),
-/// so that a stale, repeated or misrouted echo can never pass for the message expected.
-pub(crate) fn stamp(payload: &mut [u8], seq: u64) {
-    let bytes = seq.to_be_bytes();
-    let len = bytes.len().min(payload.len());
-    payload[..len].copy_from_slice(&bytes[..len]);
-}
-
-/// How many bytes of `got` differ from `sent` (compared as far as both go).
-pub(crate) fn differing(got: &[u8], sent: &[u8]) -> usize {
-    // A plain comparison first (memcmp, vectorised); the byte-by-byte count only on a miss.
-    if got == sent {
-        return 0;
-    }
-    got.iter().zip(sent).filter(|(g, s)| g != s).count()
-}
+//! keeping a copy: the receiver regenerates the same stream from the same seed.
 
 /// Length of the pseudo-random block the stream repeats: a prime, so that its repetitions never
 /// line up with power-of-two chunk sizes.
@@ -94,25 +76,7 @@ impl Pattern {
 
 #[cfg(test)]
 mod tests {
-    use super::{differing, stamp, Pattern};
-
-    #[test]
-    fn a_stamp_is_the_sequence_number_in_network_order() {
-        let mut payload = [0xAAu8; 10];
-        stamp(&mut payload, 258);
-        assert_eq!(payload[..8], 258u64.to_be_bytes());
-        assert_eq!(payload[8..], [0xAA, 0xAA]);
-        let mut short = [0u8; 3];
-        stamp(&mut short, u64::MAX);
-        assert_eq!(short, [0xFF; 3]);
-    }
-
-    #[test]
-    fn differing_bytes_are_counted() {
-        assert_eq!(differing(b"hello", b"hello"), 0);
-        assert_eq!(differing(b"hallo", b"hello"), 1);
-        assert_eq!(differing(b"HELLO", b"hello"), 5);
-    }
+    use super::Pattern;
 
     #[test]
     fn same_seed_same_bytes_whatever_the_chunking() {

@@ -1,0 +1,209 @@
+//! soc_client's flags, as clap reads them: what was typed, before any rule between them is
+//! checked (that is `mod.rs`'s). Every default is here, in the attributes, and nowhere else.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args as ClapArgs, Parser, Subcommand};
+
+use super::super::{
+    parse_limit, parse_port, parse_positive_secs, parse_rate, parse_secs, parse_size, size_in,
+    whole_in, Endpoint, Verbosity,
+};
+use crate::limits::Limit;
+
+/// Echo client: sends lines or bytes to an echo server (TCP, or UDP with -u) and prints what
+/// comes back.
+///
+/// On a terminal it is an interactive session (`exit`, `quit` or Ctrl-D to leave). With standard
+/// input from a pipe or file it streams it through the server to standard output, byte for byte,
+/// and exits 0 only if exactly the bytes sent came back.
+///
+/// Exit codes: 0 success, 1 failure (connection, timeout, echo differs or lost), 2 usage error.
+#[derive(Debug, Parser)]
+// Negative numbers are values (and then invalid ones), not unknown flags.
+#[command(name = "soc_client", version, allow_negative_numbers = true, after_help = UNITS)]
+pub(super) struct Args {
+    #[command(flatten)]
+    pub(super) endpoint: Endpoint,
+
+    /// Give up connecting after this long (0: the system's own limit)
+    #[arg(long, value_name = "SECS", default_value = "5", value_parser = parse_limit, global = true,
+          help_heading = "Connection")]
+    pub(super) connect_timeout: Limit,
+
+    /// Give up when an echo makes no progress for this long (0: wait forever)
+    #[arg(long, value_name = "SECS", default_value = "10", value_parser = parse_limit, global = true,
+          help_heading = "Connection")]
+    pub(super) timeout: Limit,
+
+    /// Send TEXT as one line, print the echo, exit 0 if it came back unchanged (standard input
+    /// is not read); with -u, the datagram is sent again, twice at most, while no echo comes
+    /// within --timeout
+    #[arg(short, long, value_name = "TEXT")]
+    pub(super) message: Option<String>,
+
+    /// UDP instead of TCP, as netcat's -u: each line typed, or piece of the input, is one
+    /// datagram, and one that is not echoed within --timeout is reported
+    #[arg(short, long)]
+    pub(super) udp: bool,
+
+    /// With -u and piped input: the most bytes in one datagram (each ends at a line end where
+    /// there is one)
+    #[arg(short, long, value_name = "BYTES", default_value = "1400", requires = "udp",
+          value_parser = parse_size)]
+    pub(super) size: u64,
+
+    #[command(flatten)]
+    pub(super) verbosity: Verbosity,
+
+    #[command(subcommand)]
+    pub(super) command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub(super) enum Command {
+    /// Measure round trips like ping(8): over one connection, with --connect the TCP handshake,
+    /// with -u as datagrams; Ctrl-C prints the summary
+    #[command(allow_negative_numbers = true, after_help = UNITS)]
+    Ping(PingArgs),
+    /// Load the server and report: closed-loop round trips, --rate open loop (TCP, or -u UDP),
+    /// or --stream one verified stream
+    #[command(allow_negative_numbers = true, after_help = UNITS)]
+    Bench(BenchArgs),
+}
+
+/// `ping HOST [PORT]`, `bench HOST [PORT]`: the order ping(8) and tcping users type, as well as
+/// netcat's `soc_client HOST PORT ping`.
+#[derive(Debug, ClapArgs)]
+pub(super) struct EndpointAfter {
+    /// Server to connect to, as HOST before the subcommand (ping(8)'s order works too)
+    #[arg(value_name = "HOST")]
+    pub(super) target: Option<String>,
+
+    /// Server port, after HOST
+    #[arg(value_name = "PORT", value_parser = parse_port)]
+    pub(super) target_port: Option<u16>,
+}
+
+#[derive(Debug, ClapArgs)]
+pub(super) struct PingArgs {
+    #[command(flatten)]
+    pub(super) endpoint: EndpointAfter,
+
+    /// Stop after COUNT probes (default: until Ctrl-C)
+    #[arg(short, long, value_name = "COUNT", value_parser = whole_in(1, u64::MAX))]
+    pub(super) count: Option<u64>,
+
+    /// Seconds from one probe to the next
+    #[arg(short, long, value_name = "SECS", default_value = "1", value_parser = parse_secs)]
+    pub(super) interval: Duration,
+
+    /// Payload bytes per probe (over UDP 16 at least: its number and send time)
+    #[arg(short, long, value_name = "SIZE", default_value = "56", conflicts_with = "connect",
+          value_parser = size_in(1, u64::MAX))]
+    pub(super) size: u64,
+
+    /// Time TCP handshakes instead: each probe opens a new connection and closes it, sending
+    /// nothing, so any TCP server will do
+    #[arg(long)]
+    pub(super) connect: bool,
+
+    /// Probe over UDP: each probe a datagram, against any UDP echo; lost, late, duplicated,
+    /// reordered and altered echoes are counted, and RFC 3550 jitter given
+    #[arg(short, long, conflicts_with = "connect")]
+    pub(super) udp: bool,
+
+    /// Print only the summary, as one JSON object on standard output
+    #[arg(long)]
+    pub(super) json: bool,
+
+    #[command(flatten)]
+    pub(super) exports: PingExports,
+}
+
+/// The files ping can write.
+#[derive(Debug, ClapArgs)]
+pub(super) struct PingExports {
+    /// Write the latency histogram to FILE as HdrHistogram's percentile distribution (.hgrm)
+    #[arg(long, value_name = "FILE")]
+    pub(super) hgrm: Option<PathBuf>,
+
+    /// Draw latency by percentile and over time in FILE (SVG)
+    #[arg(long, value_name = "FILE.svg")]
+    pub(super) plot: Option<PathBuf>,
+}
+
+/// The files bench can write about a ping-pong or rate run.
+#[derive(Debug, ClapArgs)]
+pub(super) struct BenchExports {
+    /// Write the latency histogram to FILE as HdrHistogram's percentile distribution (.hgrm)
+    #[arg(long, value_name = "FILE", conflicts_with = "stream")]
+    pub(super) hgrm: Option<PathBuf>,
+
+    /// Write the run to FILE as an HdrHistogram interval log, one histogram per second (.hlog)
+    #[arg(long, value_name = "FILE", conflicts_with = "stream")]
+    pub(super) hlog: Option<PathBuf>,
+
+    /// Draw latency by percentile and over time in FILE (SVG)
+    #[arg(long, value_name = "FILE.svg", conflicts_with = "stream")]
+    pub(super) plot: Option<PathBuf>,
+}
+
+#[derive(Debug, ClapArgs)]
+pub(super) struct BenchArgs {
+    #[command(flatten)]
+    pub(super) endpoint: EndpointAfter,
+
+    /// Connections, each with one message in flight (with -u: sockets)
+    #[arg(short, long, value_name = "CONNECTIONS", default_value_t = 50,
+          value_parser = whole_in(1, 100_000))]
+    pub(super) connections: u64,
+
+    /// Bytes per message (with -u: per datagram, 8 at least)
+    #[arg(short, long, value_name = "SIZE", default_value = "64",
+          value_parser = size_in(1, u64::MAX))]
+    pub(super) size: u64,
+
+    /// Seconds to measure (more than 0)
+    #[arg(short, long, value_name = "SECONDS", default_value = "10", value_parser = parse_positive_secs)]
+    pub(super) duration: Duration,
+
+    /// Seconds to run before measuring
+    #[arg(long, value_name = "SECONDS", default_value = "1", value_parser = parse_secs)]
+    pub(super) warmup: Duration,
+
+    /// Instead of ping-pong: stream BYTES (e.g. 256M) on one connection, verify, report MB/s
+    #[arg(long, value_name = "BYTES", value_parser = size_in(1, u64::MAX),
+          conflicts_with_all = ["connections", "size", "duration", "warmup", "threads"])]
+    pub(super) stream: Option<u64>,
+
+    /// Open loop: RATE messages a second in all (5000, 10k, 1.5M), each sent at its time whether
+    /// or not earlier echoes are back; latency counts from each message's scheduled time
+    #[arg(long, value_name = "RATE", value_parser = parse_rate, conflicts_with = "stream")]
+    pub(super) rate: Option<f64>,
+
+    /// Datagrams instead, with --rate: -c sockets, -s bytes each; lost, late, duplicated,
+    /// reordered and altered echoes are counted
+    #[arg(short, long, conflicts_with = "stream")]
+    pub(super) udp: bool,
+
+    /// Event-loop threads driving the connections [default: 1, which leaves the other cores to a
+    /// local server; with --rate, as many as the rate needs on this machine, said on standard
+    /// error]
+    #[arg(short, long, value_name = "N", value_parser = whole_in(1, 256))]
+    pub(super) threads: Option<u64>,
+
+    /// Print the report as one JSON object on standard output
+    #[arg(long)]
+    pub(super) json: bool,
+
+    #[command(flatten)]
+    pub(super) exports: BenchExports,
+}
+
+/// Said under every `--help` that has a size or a rate: what the suffixes mean.
+const UNITS: &str = concat!(
+    "Sizes take K, M, G (or KiB, MiB, GiB: 1024-based) or kB, MB, GB (1000-based): 64K, 1.5G. ",
+    "Rates take k and M (1000-based): 10k. Throughput is reported in MB/s (10^6 bytes a second)."
+);

@@ -1,0 +1,304 @@
+//! soc_client's command line: parsed (`args.rs`, what was typed), then built into a
+//! [`ClientRequest`] (what to do), every rule between flags checked here. Neither step exits the
+//! process: a mistake comes back as a [`clap::Error`], which the binary shows and exits 2 with,
+//! as clap does, and every rule has a unit test.
+
+mod args;
+mod typo;
+
+use std::ffi::OsString;
+
+use clap::error::ErrorKind;
+use clap::{CommandFactory, FromArgMatches};
+
+use super::Verbosity;
+use crate::client::{MessageOptions, Transport};
+use crate::limits::Limit;
+use crate::measure::connect::ConnectOptions;
+use crate::measure::export::ExportFiles;
+use crate::measure::open_loop::{self, RateOptions};
+use crate::measure::output::Shown;
+use crate::measure::ping::PingOptions;
+use crate::measure::pingpong::PingPongOptions;
+use crate::measure::stream::StreamOptions;
+use crate::measure::udp_ping::UdpPingOptions;
+use crate::wire::{Layout, MAX_DATAGRAM};
+use args::{Args, BenchArgs, Command, PingArgs};
+
+/// What the command line asks soc_client to do.
+#[derive(Debug)]
+pub struct ClientRequest {
+    /// The server's host, as given (a name, an address, `[::1]`).
+    pub host: String,
+    pub port: u16,
+    pub connect_timeout: Limit,
+    pub verbosity: Verbosity,
+    pub transport: Transport,
+    pub mode: ClientMode,
+}
+
+/// The client's modes, each with its library options.
+#[derive(Debug)]
+pub enum ClientMode {
+    /// No subcommand and no `-m`: an interactive session on a terminal, piped mode otherwise.
+    Session { timeout: Limit },
+    /// `-m TEXT`.
+    Message(MessageOptions),
+    /// `ping`.
+    Ping {
+        probes: Probes,
+        shown: Shown,
+        exports: ExportFiles,
+    },
+    /// `bench`.
+    Bench {
+        workload: Workload,
+        json: bool,
+        exports: ExportFiles,
+    },
+}
+
+/// What `ping` sends.
+#[derive(Debug)]
+pub enum Probes {
+    /// Echo probes over one connection.
+    Echo(PingOptions),
+    /// New connections (`--connect`).
+    Connect(ConnectOptions),
+    /// Datagrams (`-u`).
+    Udp(UdpPingOptions),
+}
+
+/// Which load `bench` makes.
+#[derive(Debug)]
+pub enum Workload {
+    PingPong(PingPongOptions),
+    Stream(StreamOptions),
+    /// `--rate`: over TCP, or over UDP with `-u`.
+    Rate {
+        options: RateOptions,
+        udp: bool,
+    },
+}
+
+impl Workload {
+    /// How long the run was asked to measure (a stream runs until its bytes are back).
+    pub fn duration(&self) -> Option<std::time::Duration> {
+        match self {
+            Workload::PingPong(options) => Some(options.duration),
+            Workload::Rate { options, .. } => Some(options.duration),
+            Workload::Stream(_) => None,
+        }
+    }
+}
+
+impl ClientRequest {
+    /// The request `words` make (the program's name first), or the usage error to show.
+    pub fn parse_from<I, T>(words: I) -> Result<ClientRequest, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<OsString>,
+    {
+        let words: Vec<String> = words
+            .into_iter()
+            .map(|word| word.into().to_string_lossy().into_owned())
+            .collect();
+        if let Some((typed, meant)) = typo::subcommand_typo(&Args::command(), &words) {
+            return Err(typo::subcommand_typo_error(&typed, meant));
+        }
+        let matches = Args::command().try_get_matches_from(&words)?;
+        let args = Args::from_arg_matches(&matches)?;
+        build(args)
+    }
+}
+
+/// A usage error (exit code 2) saying `message`.
+fn usage(message: impl std::fmt::Display) -> clap::Error {
+    Args::command().error(ErrorKind::ArgumentConflict, message)
+}
+
+/// The request that `args` amount to, every rule between them checked.
+fn build(mut args: Args) -> Result<ClientRequest, clap::Error> {
+    let after = match &mut args.command {
+        Some(Command::Ping(ping)) => Some(&mut ping.endpoint),
+        Some(Command::Bench(bench)) => Some(&mut bench.endpoint),
+        None => None,
+    };
+    if let Some(after) = after {
+        args.endpoint
+            .also(after.target.take(), after.target_port.take())
+            .map_err(usage)?;
+    }
+    if args.message.is_some() && args.command.is_some() {
+        return Err(usage("-m/--message cannot be used with a subcommand"));
+    }
+    if args.udp && args.size > MAX_DATAGRAM as u64 {
+        return Err(usage(format!(
+            "-s {}: a UDP datagram (over IPv4) holds at most {MAX_DATAGRAM} bytes",
+            args.size
+        )));
+    }
+    let transport = match args.udp {
+        true => Transport::Udp {
+            datagram_size: args.size as usize,
+        },
+        false => Transport::Tcp,
+    };
+    let (host, port) = args.endpoint.resolve().map_err(usage)?;
+    let timeout = args.timeout;
+    let mode = match (args.command, args.message) {
+        (Some(Command::Ping(ping)), _) => ping_mode(ping, args.udp, timeout, args.verbosity)?,
+        (Some(Command::Bench(bench)), _) => bench_mode(bench, args.udp, timeout)?,
+        (None, Some(text)) => ClientMode::Message(MessageOptions { text, timeout }),
+        (None, None) => ClientMode::Session { timeout },
+    };
+    Ok(ClientRequest {
+        host,
+        port,
+        connect_timeout: args.connect_timeout,
+        verbosity: args.verbosity,
+        transport,
+        mode,
+    })
+}
+
+/// `--timeout 0` with UDP measuring: a datagram may never come back, and the timeout is when it
+/// counts lost, so a UDP run needs one.
+fn needs_a_timeout(timeout: Limit) -> Result<(), clap::Error> {
+    match timeout {
+        Limit::Never => Err(usage(
+            "--timeout 0 does not go with -u: a datagram may never come back, and the timeout \
+             is when it is counted lost",
+        )),
+        Limit::After(_) => Ok(()),
+    }
+}
+
+/// Checks `size` (the `-s` given) against what a message of `layout` holds.
+fn sized(layout: Layout, size: u64) -> Result<usize, clap::Error> {
+    let size = usize::try_from(size).unwrap_or(usize::MAX);
+    layout
+        .check_size(size)
+        .map_err(|why| usage(format!("-s {size}: {why}")))?;
+    Ok(size)
+}
+
+fn ping_mode(
+    ping: PingArgs,
+    udp: bool,
+    timeout: Limit,
+    verbosity: Verbosity,
+) -> Result<ClientMode, clap::Error> {
+    // `soc_client -u ping` means `soc_client ping -u`.
+    let udp = udp || ping.udp;
+    if udp && ping.connect {
+        return Err(usage(
+            "--connect times TCP handshakes: it does not go with -u",
+        ));
+    }
+    let exports = ExportFiles {
+        hgrm: ping.exports.hgrm,
+        hlog: None,
+        plot: ping.exports.plot,
+    };
+    let intervals = exports.need_intervals();
+    let probes = match (ping.connect, udp) {
+        (true, _) => Probes::Connect(ConnectOptions {
+            count: ping.count,
+            interval: ping.interval,
+            intervals,
+        }),
+        (false, true) => {
+            needs_a_timeout(timeout)?;
+            Probes::Udp(UdpPingOptions {
+                count: ping.count,
+                interval: ping.interval,
+                size: sized(Layout::Timed, ping.size)?,
+                timeout,
+                intervals,
+            })
+        }
+        (false, false) => Probes::Echo(PingOptions {
+            count: ping.count,
+            interval: ping.interval,
+            size: sized(Layout::Stream, ping.size)?,
+            timeout,
+            intervals,
+        }),
+    };
+    // `ping -q`, as ping(8)'s: the summary only (and, as everywhere, quiet logging).
+    let shown = match (ping.json, verbosity.quiet) {
+        (true, _) => Shown::Json,
+        (false, true) => Shown::Summary,
+        (false, false) => Shown::Everything,
+    };
+    Ok(ClientMode::Ping {
+        probes,
+        shown,
+        exports,
+    })
+}
+
+fn bench_mode(bench: BenchArgs, udp: bool, timeout: Limit) -> Result<ClientMode, clap::Error> {
+    let exports = ExportFiles {
+        hgrm: bench.exports.hgrm,
+        hlog: bench.exports.hlog,
+        plot: bench.exports.plot,
+    };
+    let intervals = exports.need_intervals();
+    let udp = udp || bench.udp;
+    if udp {
+        if bench.rate.is_none() {
+            return Err(usage(
+                "bench -u needs --rate RATE: closed-loop UDP makes no sense, as one lost datagram \
+                 would stall its socket for the whole --timeout",
+            ));
+        }
+        needs_a_timeout(timeout)?;
+    }
+    let flows = bench.connections as usize;
+    let workload = match (bench.stream, bench.rate) {
+        (Some(bytes), _) => Workload::Stream(StreamOptions { bytes, timeout }),
+        (None, Some(rate)) => {
+            let layout = match udp {
+                true => Layout::Numbered,
+                false => Layout::Stream,
+            };
+            // Without -t, as many threads as the rate needs here; the report says how many.
+            let threads = match bench.threads {
+                Some(threads) => threads as usize,
+                None => open_loop::threads_for(rate, flows),
+            };
+            Workload::Rate {
+                options: RateOptions {
+                    rate,
+                    flows,
+                    size: sized(layout, bench.size)?,
+                    duration: bench.duration,
+                    warmup: bench.warmup,
+                    timeout,
+                    threads,
+                    intervals,
+                },
+                udp,
+            }
+        }
+        (None, None) => Workload::PingPong(PingPongOptions {
+            connections: flows,
+            size: sized(Layout::Stream, bench.size)?,
+            duration: bench.duration,
+            warmup: bench.warmup,
+            timeout,
+            threads: bench.threads.unwrap_or(1) as usize,
+            intervals,
+        }),
+    };
+    Ok(ClientMode::Bench {
+        workload,
+        json: bench.json,
+        exports,
+    })
+}
+
+#[cfg(test)]
+mod tests;
