@@ -15,6 +15,7 @@
 
 // Only `sys`, the one seam to the operating system, may use `unsafe`.
 #![deny(unsafe_code)]
+#![warn(unreachable_pub)]
 
 pub mod cli;
 pub mod client;
@@ -29,6 +30,6 @@ pub use net::{NothingListening, Target};
 pub mod server;
 pub mod signals;
 #[allow(unsafe_code)]
-pub mod sys;
+mod sys;
 mod wire;
 pub use wire::Pattern;

@@ -103,6 +103,89 @@ pub fn pipe(
             .context("could not start the sending thread")?
     };
 
+    let echo = copy_echo(&stream, peer, &progress, timeout, output)?;
+    if echo.output_closed {
+        // The reader of our output has gone (`| head`): that ends the run quietly, as it does
+        // for cat. Shutting the socket also stops the sender.
+        let _ = stream.shutdown(Shutdown::Both);
+        return Ok(PipeReport {
+            sent: progress.sent.load(Ordering::SeqCst),
+            received: echo.received,
+            elapsed: started.elapsed(),
+            output_closed: true,
+        });
+    }
+    let received = echo.received;
+    let sent = progress.sent.load(Ordering::SeqCst);
+    if !progress.finished.load(Ordering::SeqCst) && !progress.failed.load(Ordering::SeqCst) {
+        // The server closed before we finished sending; the sender may be blocked on input,
+        // so do not wait for it.
+        match received {
+            0 => return Err(turned_away(peer, None)),
+            _ => bail!(
+                "{peer} closed the connection before the input ended ({} sent so far came back)",
+                human::bytes_of(received, sent)
+            ),
+        }
+    }
+    // The sender is done or about to be; if it failed (unreadable input, a send error), its
+    // error is the cause to show, unless the server had ended the connection before any echo
+    // (the sender then meets a reset or a failed half-close, which are not the cause).
+    let sending = sender
+        .join()
+        .map_err(|_| anyhow!("the sending thread panicked"))?;
+    if received == 0 && sent > 0 && !progress.input_failed.load(Ordering::SeqCst) {
+        return Err(turned_away(peer, None));
+    }
+    sending?;
+    let sent_checksum = progress
+        .checksum
+        .lock()
+        .map_err(|_| anyhow!("the sending thread panicked"))?
+        .unwrap_or_default();
+    let report = PipeReport {
+        sent,
+        received,
+        elapsed: started.elapsed(),
+        output_closed: false,
+    };
+    if received != sent {
+        bail!(
+            "{} sent came back from {peer}",
+            human::bytes_of(received, sent)
+        );
+    }
+    if echo.checksum != sent_checksum {
+        bail!(
+            "the echo from {peer} differs from what was sent ({} each way)",
+            human::bytes(sent)
+        );
+    }
+    log::debug!(
+        "{sent} bytes sent and echoed intact in {:.3?}",
+        report.elapsed
+    );
+    Ok(report)
+}
+
+/// What came back on a pipe's connection.
+struct Echo {
+    received: u64,
+    /// CRC-32 of the bytes received.
+    checksum: u32,
+    /// The reader of the output went away before the end.
+    output_closed: bool,
+}
+
+/// Copies the echo from `stream` to `output` until end of stream, failing when bytes sent stay
+/// unechoed for `timeout` (the sender's `progress` says what was sent).
+fn copy_echo(
+    stream: &TcpStream,
+    peer: SocketAddr,
+    progress: &SendProgress,
+    timeout: Limit,
+    output: &mut impl Write,
+) -> anyhow::Result<Echo> {
     let mut buf = vec![0u8; CHUNK];
     let mut received: u64 = 0;
     let mut checksum = crc32fast::Hasher::new();
@@ -150,13 +233,9 @@ pub fn pipe(
         received += n as u64;
         if let Err(err) = output.write_all(chunk) {
             if err.kind() == io::ErrorKind::BrokenPipe {
-                // The reader of our output has gone (`| head`): that ends the run quietly, as
-                // it does for cat. Shutting the socket also stops the sender.
-                let _ = stream.shutdown(Shutdown::Both);
-                return Ok(PipeReport {
-                    sent: progress.sent.load(Ordering::SeqCst),
+                return Ok(Echo {
                     received,
-                    elapsed: started.elapsed(),
+                    checksum: checksum.finalize(),
                     output_closed: true,
                 });
             }
@@ -169,57 +248,11 @@ pub fn pipe(
         }
         _ => {}
     }
-
-    let sent = progress.sent.load(Ordering::SeqCst);
-    if !progress.finished.load(Ordering::SeqCst) && !progress.failed.load(Ordering::SeqCst) {
-        // The server closed before we finished sending; the sender may be blocked on input,
-        // so do not wait for it.
-        match received {
-            0 => return Err(turned_away(peer, None)),
-            _ => bail!(
-                "{peer} closed the connection before the input ended ({} sent so far came back)",
-                human::bytes_of(received, sent)
-            ),
-        }
-    }
-    // The sender is done or about to be; if it failed (unreadable input, a send error), its
-    // error is the cause to show, unless the server had ended the connection before any echo
-    // (the sender then meets a reset or a failed half-close, which are not the cause).
-    let sending = sender
-        .join()
-        .map_err(|_| anyhow!("the sending thread panicked"))?;
-    if received == 0 && sent > 0 && !progress.input_failed.load(Ordering::SeqCst) {
-        return Err(turned_away(peer, None));
-    }
-    sending?;
-    let sent_checksum = progress
-        .checksum
-        .lock()
-        .map_err(|_| anyhow!("the sending thread panicked"))?
-        .unwrap_or_default();
-    let report = PipeReport {
-        sent,
+    Ok(Echo {
         received,
-        elapsed: started.elapsed(),
+        checksum: checksum.finalize(),
         output_closed: false,
-    };
-    if received != sent {
-        bail!(
-            "{} sent came back from {peer}",
-            human::bytes_of(received, sent)
-        );
-    }
-    if checksum.finalize() != sent_checksum {
-        bail!(
-            "the echo from {peer} differs from what was sent ({} each way)",
-            human::bytes(sent)
-        );
-    }
-    log::debug!(
-        "{sent} bytes sent and echoed intact in {:.3?}",
-        report.elapsed
-    );
-    Ok(report)
+    })
 }
 
 /// The sending side: input to socket, then a half-close.

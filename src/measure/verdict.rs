@@ -182,22 +182,15 @@ fn connect(r: &ConnectReport) -> Result<(), Hinted> {
 /// `Err("2 of 10 probes lost, 1 corrupted")` when any of `parts` (a count and what it counts) is
 /// not zero.
 fn not_all(sent: u64, noun: &str, parts: &[(u64, &str)]) -> Result<(), Hinted> {
-    let said: Vec<String> = parts
-        .iter()
-        .filter(|(count, _)| *count > 0)
-        .map(|(count, what)| format!("{count} {what}"))
-        .collect();
-    match said.split_first() {
-        None => Ok(()),
-        Some((first, rest)) => {
-            let mut text = format!("{first} of {}", plural(sent, noun));
-            for part in rest {
-                text.push_str(", ");
-                text.push_str(part);
-            }
-            Err(Hinted::new(text))
-        }
+    let mut said = parts.iter().filter(|(count, _)| *count > 0);
+    let Some((count, what)) = said.next() else {
+        return Ok(());
+    };
+    let mut text = format!("{count} of {} {what}", plural(sent, noun));
+    for (count, what) in said {
+        text.push_str(&format!(", {count} {what}"));
     }
+    Err(Hinted::new(text))
 }
 
 fn corrupted(echoes: u64) -> String {

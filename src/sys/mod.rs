@@ -38,10 +38,11 @@ pub(crate) fn classify_accept_error(err: &io::Error) -> AcceptErrorClass {
 
 /// The per-process limit on open files (and so on sockets), after [`raise_open_file_limit`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OpenFileLimit {
+pub(crate) enum OpenFileLimit {
     /// At most this many descriptors (Unix's soft `RLIMIT_NOFILE`).
     Limited(u64),
     /// The system has no such per-process limit to raise (Windows: sockets are bounded by memory).
+    #[cfg_attr(not(windows), allow(dead_code))]
     NotApplicable,
 }
 
@@ -52,7 +53,7 @@ const DESCRIPTOR_MARGIN: u64 = 64;
 impl OpenFileLimit {
     /// How many sockets the limit leaves room for, beside what the process needs anyway; `None`
     /// when there is no such limit.
-    pub fn sockets(self) -> Option<usize> {
+    pub(crate) fn sockets(self) -> Option<usize> {
         match self {
             OpenFileLimit::Limited(limit) => {
                 Some(usize::try_from(limit.saturating_sub(DESCRIPTOR_MARGIN)).unwrap_or(usize::MAX))
@@ -68,7 +69,7 @@ impl OpenFileLimit {
 /// Many Unix systems start processes with a soft limit of 1024 (macOS: 256), below the server's
 /// default `--max-clients` and below what a large `bench -c` opens; like most servers and load
 /// generators, soc asks for what it needs rather than failing at the thousandth socket.
-pub fn raise_open_file_limit(sockets: usize) -> io::Result<OpenFileLimit> {
+pub(crate) fn raise_open_file_limit(sockets: usize) -> io::Result<OpenFileLimit> {
     imp::raise_open_file_limit(sockets)
 }
 
@@ -112,7 +113,7 @@ pub(crate) const TERMINAL_LINE_LIMIT: Option<usize> = imp::TERMINAL_LINE_LIMIT;
 /// through a line. Left in the terminal's input queue it would go to the shell, which would read
 /// it as a command (and run it, had Enter been pressed). Unix: `tcflush(TCIFLUSH)`; Windows:
 /// `FlushConsoleInputBuffer`. Standard input that is not a terminal is left alone.
-pub fn discard_pending_input() {
+pub(crate) fn discard_pending_input() {
     imp::discard_pending_input()
 }
 

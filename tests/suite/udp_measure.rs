@@ -494,3 +494,83 @@ fn datagrams_due_while_the_generator_was_stopped_at_the_end_still_count_as_due()
     );
     assert_eq!(report["sent"], report["due"], "{report}");
 }
+
+/// Drops every 5th datagram, delays the 2nd past the timeout and the 4th past twice the timeout
+/// (the ledger has forgotten it by then), sends the 3rd twice, holds the 7th back past the 8th,
+/// flips a byte of the 12th.
+fn one_path(n: u64, _: &[u8]) -> Fault {
+    match n {
+        _ if n % 5 == 0 => Fault::Drop,
+        2 => Fault::Delay(Duration::from_millis(450)),
+        4 => Fault::Delay(Duration::from_millis(1000)),
+        3 => Fault::Twice,
+        7 => Fault::HoldForNext,
+        12 => Fault::FlipLastByte,
+        _ => Fault::Echo,
+    }
+}
+
+#[test]
+fn ping_u_and_bench_u_count_the_same_datagrams_on_the_same_path_alike() {
+    // Twenty datagrams a tenth of a second apart from one socket, each mode through an echo that
+    // does the same to the n-th datagram it gets.
+    let counters = [
+        "sent",
+        "echoed",
+        "lost",
+        "late",
+        "duplicates",
+        "out_of_order",
+        "corrupted",
+    ];
+    let mut seen = Vec::new();
+    for args in [
+        &[
+            "ping",
+            "-u",
+            "-c",
+            "20",
+            "-i",
+            "0.1",
+            "--timeout",
+            "0.3",
+            "--json",
+        ][..],
+        &[
+            "bench",
+            "-u",
+            "--rate",
+            "10",
+            "-c",
+            "1",
+            "-d",
+            "2",
+            "--warmup",
+            "0",
+            "--timeout",
+            "0.3",
+            "--json",
+        ][..],
+    ] {
+        let (addr, received) = faulty_echo(one_path);
+        let run = client_at(addr, args, Vec::new());
+        let report = run.json();
+        assert_eq!(received.load(Ordering::SeqCst), 20, "{report}");
+        let counts: Vec<u64> = counters
+            .iter()
+            .map(|name| {
+                report[name]
+                    .as_u64()
+                    .unwrap_or_else(|| panic!("{name}: {report}"))
+            })
+            .collect();
+        // 4 dropped and 2 late of 20; 1 altered: 13 echoed. One duplicate, one swap.
+        assert_eq!(counts, [20, 13, 4, 2, 1, 1, 1], "{args:?}: {report}");
+        assert_eq!(
+            report["ok"], false,
+            "a corrupted echo fails either run: {report}"
+        );
+        seen.push(counts);
+    }
+    assert_eq!(seen[0], seen[1]);
+}

@@ -14,7 +14,7 @@ use crate::net::{
 };
 
 /// Datagrams sent at most for one message: the first and two more.
-pub const TRIES: u32 = 3;
+pub(super) const TRIES: u32 = 3;
 
 /// Sends `options.text` as one line in one datagram, sends it again (up to `TRIES` in all)
 /// while no echo comes within the timeout, writes the echo to `output`, and succeeds only if it

@@ -14,7 +14,7 @@ const TICKS_PER_HALF_DISTANCE: u32 = 5;
 const NANOS_PER_MS: f64 = 1e6;
 
 /// Writes `histogram` (nanoseconds) as a percentile distribution in milliseconds.
-pub fn write(histogram: &Histogram<u64>, out: &mut impl Write) -> io::Result<()> {
+pub(super) fn write(histogram: &Histogram<u64>, out: &mut impl Write) -> io::Result<()> {
     let decimals = usize::from(histogram.sigfig());
     writeln!(
         out,

@@ -12,7 +12,11 @@ use crate::measure::report::Histograms;
 
 /// Writes `histograms.intervals` to `out`, timestamps counted from the start of the measured time
 /// (its wall-clock time is the log's StartTime and BaseTime), values in nanoseconds.
-pub fn write(histograms: &Histograms, title: &str, out: &mut impl Write) -> anyhow::Result<()> {
+pub(super) fn write(
+    histograms: &Histograms,
+    title: &str,
+    out: &mut impl Write,
+) -> anyhow::Result<()> {
     let mut serializer = V2DeflateSerializer::new();
     let mut log = IntervalLogWriterBuilder::new()
         .add_comment("[Histogram log format version 1.3]")

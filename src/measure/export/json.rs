@@ -18,10 +18,10 @@ use crate::measure::report::{
 
 /// How a run ended, for the document's head: `Ok`, or the reason it failed, as said on standard
 /// error.
-pub type Verdict<'a> = Result<(), &'a str>;
+pub(crate) type Verdict<'a> = Result<(), &'a str>;
 
 /// `report` as one line of JSON: the head every mode shares, then the mode's own keys.
-pub fn document(report: &Report, verdict: Verdict, started: SystemTime) -> String {
+pub(crate) fn document(report: &Report, verdict: Verdict, started: SystemTime) -> String {
     let (mode, server, body) = match report {
         Report::Ping(r) => ("ping", r.server.to_string(), ping(r)),
         Report::UdpPing(r) => ("udp-ping", r.server.to_string(), udp_ping(r)),
@@ -45,7 +45,7 @@ pub fn document(report: &Report, verdict: Verdict, started: SystemTime) -> Strin
 }
 
 /// A moment as RFC 3339 in UTC, to the microsecond: `2026-12-05T06:37:01.123456Z`.
-pub fn timestamp(time: SystemTime) -> String {
+pub(crate) fn timestamp(time: SystemTime) -> String {
     humantime::format_rfc3339_micros(time).to_string()
 }
 

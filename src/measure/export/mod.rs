@@ -1,10 +1,10 @@
 //! Results in files and machine formats, one module per format: JSON, HdrHistogram's percentile
 //! distribution (`.hgrm`) and interval log (`.hlog`), and an SVG plot.
 
-pub mod hgrm;
-pub mod hlog;
-pub mod json;
-pub mod plot;
+mod hgrm;
+mod hlog;
+pub(crate) mod json;
+mod plot;
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -31,8 +31,9 @@ impl ExportFiles {
         self.hlog.is_some() || self.plot.is_some()
     }
 
-    /// Writes every file asked for; `title` says what was measured.
-    pub fn write(&self, histograms: &Histograms, title: &str) -> anyhow::Result<()> {
+    /// Writes every file asked for, each named on standard error once it is written (`wrote
+    /// lat.svg`); `title` says what was measured.
+    pub(crate) fn write(&self, histograms: &Histograms, title: &str) -> anyhow::Result<()> {
         if let Some(path) = &self.hgrm {
             write_file(path, |out| Ok(hgrm::write(&histograms.latency, out)?))?;
         }
@@ -58,5 +59,7 @@ fn write_file(
             write(&mut out)?;
             Ok(out.flush()?)
         });
-    written.with_context(|| format!("could not write {}", path.display()))
+    written.with_context(|| format!("could not write {}", path.display()))?;
+    eprintln!("wrote {}", path.display());
+    Ok(())
 }

@@ -8,6 +8,9 @@ use std::time::{Duration, Instant};
 use mio::event::Event;
 use mio::Poll;
 
+use crate::measure::sockets::Broken;
+use crate::measure::tally::Tally;
+
 use super::*;
 
 /// A transport whose every message is echoed the moment it is sent; or, not `ready`, one whose
