@@ -43,6 +43,8 @@ pub enum PingEvent {
         took: Duration,
         size: usize,
     },
+    /// A new connection is up, after the server closed or reset the last one.
+    Reconnected { peer: SocketAddr, took: Duration },
     /// A probe is done with.
     Probe(Probe),
 }
@@ -65,12 +67,20 @@ pub enum ProbeOutcome {
     Corrupted(Duration, usize),
     /// No echo within the timeout.
     Lost(Limit),
-    /// The connection is gone; no further probe can be sent.
+    /// The connection broke (the server closed or reset it): the probe is lost, and the next one
+    /// goes on a new connection.
     Broken(anyhow::Error),
+    /// No connection could be made for it (the server is away): lost; the next probe tries again.
+    Unconnected(anyhow::Error),
 }
 
 /// Connects to `target`, then sends probes until `options.count` are done or `stop` is raised,
 /// reporting each step to `on_event`; returns the summary.
+///
+/// A server that closes or resets the connection does not end the run: the probe in flight is
+/// lost, and the next one goes on a new connection (tried on each probe's schedule while the
+/// server is away), as a ping(8) goes on through a network outage. Only the first connection
+/// must succeed: a server never reached is an error, not a run.
 pub fn run(
     target: &Target,
     options: &PingOptions,
@@ -84,62 +94,120 @@ pub fn run(
         took: started.elapsed(),
         size: options.size,
     });
-    Ok(probe_loop(&stream, peer, options, stop, on_event))
-}
-
-fn probe_loop(
-    stream: &TcpStream,
-    peer: SocketAddr,
-    options: &PingOptions,
-    stop: &StopFlag,
-    mut on_event: impl FnMut(&PingEvent),
-) -> Measured<PingReport> {
-    let mut report = PingReport {
-        server: peer,
-        probe_bytes: options.size,
-        sent: 0,
-        echoed: 0,
-        lost: 0,
-        corrupted: 0,
-        reconnections: 0,
-        seconds: 0.0,
-        latency_ms: None,
+    let mut pinging = Pinging {
+        target,
+        options,
+        connection: Some(Connection::new(stream)),
+        peer,
+        report: PingReport {
+            server: peer,
+            probe_bytes: options.size,
+            sent: 0,
+            echoed: 0,
+            lost: 0,
+            corrupted: 0,
+            reconnections: 0,
+            seconds: 0.0,
+            latency_ms: None,
+        },
+        rtts: RoundTrips::new(options.intervals),
     };
-    let started = Instant::now();
-    let mut rtts = RoundTrips::new(options.intervals);
-    // Bytes of earlier, lost probes that may still arrive: skipped before the next echo.
-    let mut owed = 0usize;
+    let probing = Instant::now();
     every_interval(options.count, options.interval, stop, |seq| {
-        let payload = probe_payload(seq, options.size);
-        report.sent += 1;
-        let answered = match report.echoed + report.corrupted {
-            0 => Answered::Never,
-            _ => Answered::Before,
-        };
-        let outcome = send_probe(stream, peer, &payload, &mut owed, options.timeout, answered);
-        match &outcome {
-            ProbeOutcome::Echoed(rtt) => {
-                report.echoed += 1;
-                rtts.record(*rtt);
-            }
-            ProbeOutcome::Corrupted(..) => report.corrupted += 1,
-            ProbeOutcome::Lost(_) | ProbeOutcome::Broken(_) => report.lost += 1,
-        }
-        let broken = matches!(outcome, ProbeOutcome::Broken(_));
+        let outcome = pinging.probe(seq, &mut on_event);
+        pinging.count(&outcome);
         on_event(&PingEvent::Probe(Probe {
             seq,
             size: options.size,
-            peer,
+            peer: pinging.peer,
             outcome,
         }));
-        !broken
+        true
     });
-    let (latency_ms, histograms) = rtts.finish();
-    report.seconds = started.elapsed().as_secs_f64();
+    let (latency_ms, histograms) = pinging.rtts.finish();
+    let mut report = pinging.report;
+    report.seconds = probing.elapsed().as_secs_f64();
     report.latency_ms = latency_ms;
-    Measured {
+    Ok(Measured {
         report,
         histograms: Some(histograms),
+    })
+}
+
+/// One connection of a ping run.
+struct Connection {
+    stream: TcpStream,
+    /// Whether the server echoed anything on it yet.
+    answered: Answered,
+    /// Bytes of earlier, lost probes that may still arrive: skipped before the next echo.
+    owed: usize,
+}
+
+impl Connection {
+    fn new(stream: TcpStream) -> Self {
+        Connection {
+            stream,
+            answered: Answered::Never,
+            owed: 0,
+        }
+    }
+}
+
+/// A ping run in progress.
+struct Pinging<'a> {
+    target: &'a Target,
+    options: &'a PingOptions,
+    /// None after the server closed or reset the last one, until the next probe connects.
+    connection: Option<Connection>,
+    peer: SocketAddr,
+    report: PingReport,
+    rtts: RoundTrips,
+}
+
+impl Pinging<'_> {
+    /// Sends probe `seq` (on a new connection when the last one broke) and waits for its echo.
+    fn probe(&mut self, seq: u64, on_event: &mut impl FnMut(&PingEvent)) -> ProbeOutcome {
+        let options = self.options;
+        if self.connection.is_none() {
+            let attempt = Instant::now();
+            match net::connect_with_timeouts(self.target, options.timeout) {
+                Ok((stream, peer)) => {
+                    self.connection = Some(Connection::new(stream));
+                    self.peer = peer;
+                    self.report.reconnections += 1;
+                    let took = attempt.elapsed();
+                    on_event(&PingEvent::Reconnected { peer, took });
+                }
+                Err(err) => return ProbeOutcome::Unconnected(err),
+            }
+        }
+        let Some(connection) = self.connection.as_mut() else {
+            unreachable!("connected above");
+        };
+        let payload = probe_payload(seq, options.size);
+        let outcome = send_probe(connection, self.peer, &payload, options.timeout);
+        match &outcome {
+            ProbeOutcome::Broken(_) => self.connection = None,
+            ProbeOutcome::Echoed(_) | ProbeOutcome::Corrupted(..) => {
+                connection.answered = Answered::Before
+            }
+            ProbeOutcome::Lost(_) | ProbeOutcome::Unconnected(_) => {}
+        }
+        outcome
+    }
+
+    fn count(&mut self, outcome: &ProbeOutcome) {
+        self.report.sent += 1;
+        match outcome {
+            ProbeOutcome::Echoed(rtt) => {
+                self.report.echoed += 1;
+                self.rtts.record(*rtt);
+            }
+            ProbeOutcome::Corrupted(..) => self.report.corrupted += 1,
+            ProbeOutcome::Lost(_) | ProbeOutcome::Broken(_) | ProbeOutcome::Unconnected(_) => {
+                self.report.lost += 1
+            }
+        }
     }
 }
 
@@ -214,30 +282,31 @@ fn probe_payload(seq: u64, size: usize) -> Vec<u8> {
         .to_vec()
 }
 
+/// Sends `payload` on `connection` and reads its echo, skipping what earlier lost probes still
+/// owe.
 fn send_probe(
-    stream: &TcpStream,
+    connection: &mut Connection,
     peer: SocketAddr,
     payload: &[u8],
-    owed: &mut usize,
     timeout: Limit,
-    answered: Answered,
 ) -> ProbeOutcome {
     let started = Instant::now();
-    let fresh = answered == Answered::Never;
+    let fresh = connection.answered == Answered::Never;
+    let stream = &connection.stream;
     if let Err(err) = (&*stream).write_all(payload) {
         if fresh && net::is_hang_up(&err) {
             return ProbeOutcome::Broken(net::turned_away(peer, Some(err)));
         }
         return ProbeOutcome::Broken(anyhow::Error::new(err).context("could not send the probe"));
     }
-    let mut incoming = vec![0u8; *owed + payload.len()];
+    let mut incoming = vec![0u8; connection.owed + payload.len()];
     match read_full(stream, &mut incoming) {
         Ok(()) => {
             let rtt = started.elapsed();
             // Dumped after the clock stopped, so that `-vv` does not inflate the times.
             trace_chunk(peer, Direction::Sent, payload);
             trace_chunk(peer, Direction::Received, &incoming);
-            *owed = 0;
+            connection.owed = 0;
             let echo = &incoming[incoming.len() - payload.len()..];
             match wire::differing(echo, payload) {
                 0 => ProbeOutcome::Echoed(rtt),
@@ -246,7 +315,7 @@ fn send_probe(
         }
         Err(short) => match short.cause {
             ShortReadCause::TimedOut => {
-                *owed = incoming.len() - short.received;
+                connection.owed = incoming.len() - short.received;
                 ProbeOutcome::Lost(timeout)
             }
             ShortReadCause::Closed if short.received == 0 && fresh => {

@@ -23,8 +23,8 @@ pub use datagram::NothingListening;
 pub(crate) use datagram::{connect_datagram, means_nothing_listens, RECEIVE_BUFFER};
 pub(crate) use listen::listen_on_all;
 pub(crate) use stream::{
-    connect_with_timeouts, is_hang_up, read_full, round_trip, send_all, turned_away, Answered,
-    ShortRead, ShortReadCause,
+    connect_with_timeouts, is_hang_up, read_full, send_all, turned_away, Answered, ShortRead,
+    ShortReadCause,
 };
 pub use target::Target;
 

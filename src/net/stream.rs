@@ -51,11 +51,12 @@ pub(crate) enum Answered {
     Before,
 }
 
-/// Why a server closes a fresh connection before its first echo, as soc_server does beyond its
-/// client limit and after its idle timeout (it never sends anything but echoes, so the client
-/// can only guess, and says so).
-pub(crate) const TURNED_AWAY: &str = "the server may be at its client limit ({max_clients}) or \
-     have timed this client out ({idle_timeout})";
+/// Why a server closes a fresh connection before its first echo: most often it stopped (a stopping
+/// soc_server closes every client) or restarted; soc_server also does so beyond its client limit
+/// and after its idle timeout. It never sends anything but echoes, so the client can only guess,
+/// and says so, likeliest first.
+pub(crate) const TURNED_AWAY: &str = "the server may have stopped or restarted, be at its client \
+     limit ({max_clients}), or have timed this client out ({idle_timeout})";
 
 /// [`read_full`] stopped early: how many bytes did arrive, and why it stopped.
 #[derive(Debug)]
@@ -168,22 +169,5 @@ pub(crate) fn send_all(
         }
     }
     trace_chunk(peer, Direction::Sent, payload);
-    Ok(())
-}
-
-/// Sends `payload` to `peer` over `stream` and reads its echo into `echo` (which must be as
-/// long), the round trip of a one-line check.
-pub(crate) fn round_trip(
-    stream: &TcpStream,
-    peer: SocketAddr,
-    payload: &[u8],
-    echo: &mut [u8],
-    timeout: Limit,
-) -> anyhow::Result<()> {
-    debug_assert_eq!(payload.len(), echo.len());
-    send_all(stream, peer, payload, timeout, Answered::Never)?;
-    read_full(stream, echo)
-        .map_err(|short| short.describe(peer, payload.len(), timeout, Answered::Never))?;
-    trace_chunk(peer, Direction::Received, echo);
     Ok(())
 }

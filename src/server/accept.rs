@@ -57,8 +57,8 @@ impl Acceptor {
                     continue;
                 }
             };
-            let (admission, active) = match shared.limit.admit(peer.ip()) {
-                Ok(admitted) => admitted,
+            let admission = match shared.limit.admit(peer.ip()) {
+                Ok((admission, _active)) => admission,
                 Err(refusal) => {
                     let warnings = match refusal {
                         Refusal::Full => &mut reject_warnings,
@@ -71,7 +71,7 @@ impl Acceptor {
                     continue;
                 }
             };
-            self.start_client(stream, peer, admission, active);
+            self.start_client(stream, peer, admission);
         }
     }
 
@@ -100,13 +100,7 @@ impl Acceptor {
     }
 
     /// Hands an admitted client to a client thread, and records it in the registry.
-    fn start_client(
-        &self,
-        stream: TcpStream,
-        peer: SocketAddr,
-        admission: Admission,
-        active: usize,
-    ) {
+    fn start_client(&self, stream: TcpStream, peer: SocketAddr, admission: Admission) {
         let shared = &*self.shared;
         shared.counters.served();
         let id = shared.next_client_id();
@@ -124,7 +118,6 @@ impl Acceptor {
         let job = ClientJob {
             stream,
             peer,
-            active,
             guard,
         };
         if let Err(err) = shared.cache.run(job) {

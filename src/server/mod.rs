@@ -106,9 +106,10 @@ impl Shared {
     }
 
     fn stats(&self) -> StatsSnapshot {
+        let sources = self.config.max_per_source.map(|_| self.limit.sources());
         self.counters.snapshot(
             self.limit.active(),
-            self.limit.sources(),
+            sources,
             self.datagram_counters.as_deref(),
         )
     }

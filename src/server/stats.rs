@@ -48,17 +48,18 @@ impl Counters {
         self.bytes_echoed.fetch_add(bytes, Ordering::Relaxed);
     }
 
-    /// The counters now, with `active` clients being served from `sources` sources, and
-    /// `datagrams` when the server serves UDP.
+    /// The counters now, with `active` clients being served from `sources` sources (`None`
+    /// without a per-source limit), and `datagrams` when the server serves UDP.
     pub(super) fn snapshot(
         &self,
         active: usize,
-        sources: usize,
+        sources: Option<usize>,
         datagrams: Option<&DatagramCounters>,
     ) -> StatsSnapshot {
         StatsSnapshot {
             active,
-            sources,
+            sources: sources.unwrap_or(0),
+            limited_per_source: sources.is_some(),
             served: self.served.load(Ordering::Relaxed),
             rejected: self.rejected.load(Ordering::Relaxed),
             rejected_per_source: self.rejected_per_source.load(Ordering::Relaxed),
@@ -134,6 +135,9 @@ pub struct StatsSnapshot {
     /// Sources with a client being served right now, under a per-source limit (the size of its
     /// table, which holds no source without a client).
     pub sources: usize,
+    /// Whether the server has a per-source limit (without one, nothing is rejected per source,
+    /// and the summary does not say so).
+    pub limited_per_source: bool,
     /// Clients disconnected by the idle timeout.
     pub timed_out: u64,
     /// Clients whose connection ended with an error (a reset, a panic in their thread).
@@ -148,10 +152,16 @@ impl fmt::Display for StatsSnapshot {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{} served, {} rejected, {} rejected per source, {} timed out, {} failed, {} echoed",
+            "{} served, {} rejected",
             plural(self.served, "client"),
-            self.rejected,
-            self.rejected_per_source,
+            self.rejected
+        )?;
+        if self.limited_per_source {
+            write!(f, ", {} rejected per source", self.rejected_per_source)?;
+        }
+        write!(
+            f,
+            ", {} timed out, {} failed, {} echoed",
             self.timed_out,
             self.failed,
             bytes(self.bytes_echoed)

@@ -164,6 +164,8 @@ pub enum StopSignal {
     Interrupt,
     /// SIGTERM (Unix): `kill PID`, a service manager stopping the program.
     Terminate,
+    /// SIGHUP (Unix): the terminal closed, an ssh session dropped.
+    HangUp,
     /// Ctrl-Break (Windows), also what `taskkill` without `/F` and some consoles send.
     Break,
     /// The console window was closed (Windows): the system ends the process a few seconds later.
@@ -177,6 +179,7 @@ impl StopSignal {
             StopSignal::Interrupt if cfg!(windows) => "Ctrl-C",
             StopSignal::Interrupt => "SIGINT",
             StopSignal::Terminate => "SIGTERM",
+            StopSignal::HangUp => "SIGHUP",
             StopSignal::Break => "Ctrl-Break",
             StopSignal::ConsoleClosed => "console close",
         }

@@ -1,9 +1,10 @@
-//! Linux, macOS and the BSDs: `RLIMIT_NOFILE`, errno values, `SO_REUSEADDR`, SIGINT and SIGTERM.
+//! Linux, macOS and the BSDs: `RLIMIT_NOFILE`, errno values, `SO_REUSEADDR`, SIGINT, SIGTERM and
+//! SIGHUP.
 
 use std::io;
 use std::thread;
 
-use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
 use super::{AcceptErrorClass, OpenFileLimit, StopSignal};
@@ -196,6 +197,7 @@ pub(super) fn cancel_blocked_io(_stream: &std::net::TcpStream) {
 pub(super) fn exit_code(signal: StopSignal) -> i32 {
     128 + match signal {
         StopSignal::Terminate => SIGTERM,
+        StopSignal::HangUp => SIGHUP,
         StopSignal::Interrupt | StopSignal::Break | StopSignal::ConsoleClosed => SIGINT,
     }
 }
@@ -203,13 +205,16 @@ pub(super) fn exit_code(signal: StopSignal) -> i32 {
 pub(super) fn on_stop_signals(forward: Box<dyn Fn(StopSignal) + Send + Sync>) -> io::Result<()> {
     // signal-hook's handler only writes to a pipe; this thread reads it and calls `forward`,
     // so `forward` may take locks and allocate, which a signal handler may not.
-    let mut signals = Signals::new([SIGINT, SIGTERM])?;
+    // SIGHUP too: a closed terminal or a dropped ssh session is a request to stop, and the
+    // default action would end the process without its summary.
+    let mut signals = Signals::new([SIGINT, SIGTERM, SIGHUP])?;
     thread::Builder::new()
         .name("signals".into())
         .spawn(move || {
             for signal in signals.forever() {
                 forward(match signal {
                     SIGTERM => StopSignal::Terminate,
+                    SIGHUP => StopSignal::HangUp,
                     _ => StopSignal::Interrupt,
                 });
             }
@@ -241,5 +246,6 @@ mod tests {
     fn a_second_signal_exits_with_the_shells_code() {
         assert_eq!(exit_code(StopSignal::Interrupt), 130);
         assert_eq!(exit_code(StopSignal::Terminate), 143);
+        assert_eq!(exit_code(StopSignal::HangUp), 129);
     }
 }

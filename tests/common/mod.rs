@@ -146,6 +146,22 @@ impl ServerProcess {
         ServerProcess::spawn(command)
     }
 
+    /// The built `soc_server` on `addr` itself (the port of a server that stopped, say), with
+    /// `args`.
+    pub fn start_at(addr: SocketAddr, args: &[&str]) -> ServerProcess {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_soc_server"));
+        command
+            .args([
+                "--host",
+                &addr.ip().to_string(),
+                "--port",
+                &addr.port().to_string(),
+            ])
+            .args(args)
+            .env_remove("RUST_LOG");
+        ServerProcess::spawn(command)
+    }
+
     /// Runs any server command whose first line of output is `listening on ADDR`.
     pub fn spawn(mut command: Command) -> ServerProcess {
         command
@@ -202,6 +218,13 @@ impl ServerProcess {
                 Ok(_) => continue,
                 Err(_) => panic!("no log line containing {needle:?} within {STEP:?}"),
             }
+        }
+    }
+
+    /// Waits (at most [`STEP`]) until `clients` more clients have connected, as the log says.
+    pub fn expect_connected(&self, clients: usize) {
+        for _ in 0..clients {
+            self.expect_log(" connected");
         }
     }
 }

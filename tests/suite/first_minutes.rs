@@ -135,7 +135,7 @@ fn an_ipv6_address_with_a_port_stuck_on_gets_the_brackets_suggested() {
 fn full_server() -> (ServerProcess, std::net::TcpStream) {
     let server = ServerProcess::start(&["--max-clients", "1"]);
     let first = common::connect(server.addr);
-    server.expect_log("connected (1 active)");
+    server.expect_connected(1);
     (server, first)
 }
 
@@ -374,5 +374,65 @@ fn byte_counts_in_messages_read_in_binary_units_with_the_exact_count() {
             .contains("1.0 of 3.0 MiB (1,048,576 of 3,145,728 bytes) sent came back from"),
         "{}",
         run.stderr
+    );
+}
+
+#[test]
+fn a_message_to_a_service_that_is_not_an_echo_shows_what_came_back() {
+    let addr = crate::common::serve_each(|mut stream| {
+        let mut request = [0u8; 64];
+        let _ = std::io::Read::read(&mut stream, &mut request);
+        let _ = stream.write_all(b"HTTP/1.0 400 Bad Request\r\nContent-Length: 0\r\n\r\n");
+    });
+    let run = client_at(addr, &["-m", "hello"], Vec::new());
+    assert_eq!(run.status.code(), Some(1), "{}", run.stderr);
+    assert!(
+        run.stdout.is_empty(),
+        "nothing that is not the echo is printed as if it were"
+    );
+    assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains(&format!(
+            "{addr} is not an echo service: it answered \"HTTP/1.0 400 Bad Request\\r\\nContent-Length: 0\\r\\n\\r\\n\""
+        )),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn one_connection_is_one_connection() {
+    let server = crate::common::TestServer::start();
+    let run = client_at(
+        server.addr,
+        &["bench", "-c", "1", "-d", "0.2", "--warmup", "0"],
+        Vec::new(),
+    );
+    assert!(run.status.success(), "{}", run.stderr);
+    let out = String::from_utf8_lossy(&run.stdout);
+    assert!(out.contains("ping-pong: 1 connection (1 up)"), "{out}");
+    assert!(
+        !out.contains("with none") && !out.contains("self-connection"),
+        "nothing that did not happen: {out}"
+    );
+}
+
+// A closed terminal or a dropped ssh session (SIGHUP, Unix) stops the server as SIGTERM does.
+#[cfg(unix)]
+#[test]
+fn sighup_stops_the_server_cleanly_with_its_summary() {
+    let mut server = crate::common::ServerProcess::start(&[]);
+    let client = crate::common::connect(server.addr);
+    std::io::Write::write_all(&mut &client, b"hi\n").unwrap();
+    server.expect_connected(1);
+    server.signal(libc::SIGHUP);
+    let status = server.wait(STEP);
+    assert_eq!(status.code(), Some(0), "{status}");
+    server.expect_log("SIGHUP received: shutting down");
+    let summary = server.expect_log("stopped:");
+    assert!(summary.contains("1 client served"), "{summary}");
+    assert!(
+        !summary.contains("per source"),
+        "no per-source limit, nothing said of it: {summary}"
     );
 }

@@ -273,7 +273,7 @@ fn a_line_half_typed_when_the_server_goes_away_does_not_reach_the_shell() {
 fn a_session_the_server_turns_away_says_it_may_be_full() {
     let server = crate::common::ServerProcess::start(&["--max-clients", "1"]);
     let _first = crate::common::connect(server.addr);
-    server.expect_log("connected (1 active)");
+    server.expect_connected(1);
     let mut terminal = Terminal::start(&crate::common::at(server.addr));
     let said = terminal.wait_for("idle-timeout)");
     assert!(

@@ -11,6 +11,7 @@ mod echo_server;
 mod exports;
 mod first_minutes;
 mod interactive;
+mod json_keys;
 mod ladder;
 mod listening;
 mod measure;

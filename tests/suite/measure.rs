@@ -416,7 +416,7 @@ fn bench_stops_at_once_when_its_server_goes_away() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    server.expect_log("connected (10 active)");
+    server.expect_connected(10);
     let _ = server.child.kill();
     let _ = server.child.wait();
     let killed = std::time::Instant::now();

@@ -184,3 +184,109 @@ fn connect_probes_send_nothing_so_a_size_is_a_usage_error() {
     );
     assert_eq!(run.status.code(), Some(2), "{}", run.stderr);
 }
+
+/// `soc_client ping` against `addr` with `args`, running; its standard output line by line.
+fn ping_running(
+    addr: std::net::SocketAddr,
+    args: &[&str],
+) -> (std::process::Child, std::sync::mpsc::Receiver<String>) {
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_soc_client"))
+        .args(crate::common::at(addr))
+        .arg("ping")
+        .args(args)
+        .env_remove("RUST_LOG")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let lines = crate::common::lines_of(child.stdout.take().unwrap());
+    (child, lines)
+}
+
+/// Reads `lines` until one contains `needle` (within a step); returns every line read.
+fn read_until(lines: &std::sync::mpsc::Receiver<String>, needle: &str, seen: &mut Vec<String>) {
+    loop {
+        let line = lines
+            .recv_timeout(STEP)
+            .unwrap_or_else(|_| panic!("no line with {needle:?} after {seen:#?}"));
+        seen.push(line.clone());
+        if line.contains(needle) {
+            return;
+        }
+    }
+}
+
+#[test]
+fn tcp_ping_connects_again_when_the_server_restarts_and_counts_what_was_lost() {
+    let mut server = crate::common::ServerProcess::start(&[]);
+    let addr = server.addr;
+    let (mut child, lines) = ping_running(addr, &["-c", "10", "-i", "0.2", "--timeout", "1"]);
+    let _kill = crate::common::KillOnDrop(child.id());
+    let mut seen = Vec::new();
+    read_until(&lines, "seq=2 time=", &mut seen);
+    // The server goes away (its connections with it), and the probe in flight is lost.
+    let _ = server.child.kill();
+    server.wait(STEP);
+    read_until(&lines, " lost: ", &mut seen);
+    let _restarted = crate::common::ServerProcess::start_at(addr, &[]);
+    read_until(&lines, "connected again to", &mut seen);
+    let status = crate::common::wait_with_deadline(&mut child, STEP);
+    seen.extend(lines.iter());
+    let out = seen.join("\n");
+    assert_eq!(status.code(), Some(1), "a probe was lost: {out}");
+    assert_eq!(out.matches("connected again to").count(), 1, "{out}");
+    assert!(
+        out.contains("seq=1 time=") && out.contains("seq=10 time="),
+        "{out}"
+    );
+    let summary = seen
+        .iter()
+        .find(|line| line.contains("probes sent"))
+        .expect(&out);
+    let lost: u64 = summary
+        .split(", ")
+        .find_map(|part| part.strip_suffix(" lost")?.parse().ok())
+        .unwrap();
+    assert!(lost >= 1, "{summary}");
+    assert!(
+        summary.starts_with("10 probes sent") && summary.contains("1 reconnection"),
+        "{summary}"
+    );
+    assert!(
+        summary.contains(&format!("{} echoed", 10 - lost)),
+        "{summary}"
+    );
+}
+
+#[test]
+fn udp_ping_carries_on_through_a_server_that_is_away_and_gives_its_statistics() {
+    let mut server = crate::common::ServerProcess::start(&["-u"]);
+    let addr = server.addr;
+    let (mut child, lines) =
+        ping_running(addr, &["-u", "-c", "12", "-i", "0.2", "--timeout", "0.5"]);
+    let _kill = crate::common::KillOnDrop(child.id());
+    let mut seen = Vec::new();
+    read_until(&lines, "seq=2 time=", &mut seen);
+    let _ = server.child.kill();
+    server.wait(STEP);
+    read_until(&lines, " lost: no echo within 0.5 s", &mut seen);
+    let _restarted = crate::common::ServerProcess::start_at(addr, &["-u"]);
+    let status = crate::common::wait_with_deadline(&mut child, STEP);
+    seen.extend(lines.iter());
+    let out = seen.join("\n");
+    assert_eq!(status.code(), Some(1), "probes were lost: {out}");
+    assert!(!out.contains("error"), "{out}");
+    assert!(
+        out.contains("seq=1 time=") && out.contains("seq=12 time="),
+        "{out}"
+    );
+    // Where the system reports the closed port, it is said once.
+    assert!(
+        out.matches("nothing is listening on udp").count() <= 1,
+        "{out}"
+    );
+    assert!(
+        out.contains("--- udp ") && out.contains("12 probes sent"),
+        "{out}"
+    );
+}

@@ -32,7 +32,7 @@ fn max_clients_turns_away_the_extra_client_and_serves_again_when_one_leaves() {
         round_trip(stream, format!("client {i}\n").as_bytes());
     }
     // Client threads log in any order; the third spawn is the one that counts three.
-    server.expect_log("connected (3 active)");
+    server.expect_connected(3);
     let fourth = connect(server.addr);
     assert!(
         sees_end_of_stream(&fourth),
@@ -110,7 +110,7 @@ fn shuts_down_cleanly_on(signal: i32) {
             break;
         }
     }
-    server.expect_log("connected (21 active)");
+    server.expect_connected(21);
     let started = Instant::now();
     server.signal(signal);
     let status = server.wait(Duration::from_secs(5));
@@ -265,7 +265,7 @@ fn a_low_soft_file_limit_is_raised_to_serve_max_clients() {
     for (i, stream) in clients.iter().enumerate() {
         round_trip(stream, format!("client {i}\n").as_bytes());
     }
-    server.expect_log("connected (200 active)");
+    server.expect_connected(200);
 }
 
 #[test]
@@ -273,7 +273,7 @@ fn one_client_is_one_client_in_the_log() {
     let server = ServerProcess::start(&["--max-clients", "1"]);
     server.expect_log("(at most 1 client, idle timeout");
     let _first = connect(server.addr);
-    server.expect_log("connected (1 active)");
+    server.expect_connected(1);
     let second = connect(server.addr);
     assert!(sees_end_of_stream(&second));
     server.expect_log("rejected: already serving 1 client (--max-clients)");

@@ -69,13 +69,13 @@ pub fn message(
             continue;
         };
         log::debug!("echo from udp {server} after {:.3?}", sent.elapsed());
+        if echo != line.as_slice() {
+            return Err(crate::client::message::not_an_echo(server, echo.to_vec()));
+        }
         output
             .write_all(echo)
             .and_then(|()| output.flush())
             .context("could not write the echo to standard output")?;
-        if echo != line.as_slice() {
-            bail!("the echo from udp {server} differs from the message sent");
-        }
         return Ok(());
     }
     Err(anyhow::Error::new(Hinted::new(format!(

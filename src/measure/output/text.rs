@@ -19,6 +19,9 @@ pub fn ping_line(event: &PingEvent, names: SettingNames) -> String {
                 millis(*took)
             )
         }
+        PingEvent::Reconnected { peer, took } => {
+            return format!("connected again to {peer} in {:.3} ms", millis(*took))
+        }
         PingEvent::Probe(probe) => probe,
     };
     let (seq, size, peer) = (probe.seq, probe.size, probe.peer);
@@ -34,7 +37,11 @@ pub fn ping_line(event: &PingEvent, names: SettingNames) -> String {
             Hinted::new(format!("seq={seq} lost: no echo within {timeout} ({{timeout}})"))
                 .render(names)
         }
-        ProbeOutcome::Broken(err) => format!("seq={seq} lost: {}", describe(err, names)),
+        ProbeOutcome::Broken(err) => format!(
+            "seq={seq} lost: {}; the next probe connects again",
+            describe(err, names)
+        ),
+        ProbeOutcome::Unconnected(err) => format!("seq={seq} lost: {}", describe(err, names)),
     }
 }
 
