@@ -5,7 +5,7 @@
 //! never assumed to be one of the client's writes.
 
 use std::io::{self, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 
 use crate::dump::{trace_chunk, Direction};
 use crate::net::is_timeout;
@@ -41,10 +41,10 @@ impl EchoBuffer {
         }
     }
 
-    /// Reads once from `stream` into the buffer and returns the bytes that arrived (empty at end
+    /// Reads once from `reader` into the buffer and returns the bytes that arrived (empty at end
     /// of stream).
-    fn recv_from(&mut self, mut stream: &TcpStream) -> io::Result<&[u8]> {
-        let received = stream.read(&mut self.bytes)?;
+    fn recv_from(&mut self, reader: &mut impl Read) -> io::Result<&[u8]> {
+        let received = reader.read(&mut self.bytes)?;
         if received == self.bytes.len() && received < self.max {
             // A full read means more is waiting: the client streams, give it the large buffer.
             // The bytes already read stay at its start.
@@ -75,7 +75,9 @@ pub(crate) struct EchoReport {
     pub(crate) end: EchoEnd,
 }
 
-/// Echoes everything `stream` sends back to it until end of stream.
+/// Echoes everything `reader` gives back through `writer` until end of stream (a client's
+/// connection is both; under inetd, standard input and output), telling `on_echoed` each chunk's
+/// size once it is written back, so that what was echoed is counted as it goes.
 ///
 /// Timeouts are the socket's own (`SO_RCVTIMEO` and `SO_SNDTIMEO`, set by the caller): a read
 /// that sees no data, or a write that makes no progress, for that long ends the loop with
@@ -83,14 +85,15 @@ pub(crate) struct EchoReport {
 /// written back, which is what makes a half-close work: the client shuts down its write side,
 /// we read end of stream after its last byte, and the caller then closes the connection.
 pub(crate) fn echo_until_eof(
-    stream: &TcpStream,
+    mut reader: impl Read,
+    mut writer: impl Write,
     peer: SocketAddr,
     buffer: &mut EchoBuffer,
+    mut on_echoed: impl FnMut(u64),
 ) -> EchoReport {
     let mut bytes = 0;
-    let mut writer = stream;
     let end = loop {
-        let chunk = match buffer.recv_from(stream) {
+        let chunk = match buffer.recv_from(&mut reader) {
             Ok([]) => break EchoEnd::PeerClosed,
             Ok(chunk) => chunk,
             Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
@@ -99,7 +102,10 @@ pub(crate) fn echo_until_eof(
         };
         trace_chunk(peer, Direction::Received, chunk);
         match writer.write_all(chunk) {
-            Ok(()) => bytes += chunk.len() as u64,
+            Ok(()) => {
+                bytes += chunk.len() as u64;
+                on_echoed(chunk.len() as u64);
+            }
             Err(err) if is_timeout(&err) => break EchoEnd::IdleTimeout,
             Err(err) => break EchoEnd::Failed(err),
         }

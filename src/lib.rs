@@ -25,6 +25,7 @@ mod human;
 pub mod limits;
 pub mod logging;
 pub mod measure;
+pub mod metrics;
 mod net;
 pub use net::{NothingListening, Target};
 pub mod server;

@@ -5,16 +5,16 @@
 //! mode asked, and shows what it returns; `soc::cli::conclude` picks the exit code.
 
 use std::io::{self, Write};
+use std::sync::Arc;
 use std::time::SystemTime;
 
-use soc::cli::client::{ClientMode, ClientRequest, Probes, Workload};
+use soc::cli::client::{BenchRequest, ClientMode, ClientRequest, MonitorRequest, PingRequest};
 use soc::cli::{client_flag, conclude, Outcome};
 use soc::logging::Output;
-use soc::measure::export::ExportFiles;
+use soc::measure::monitor::{self, Published};
 use soc::measure::output::progress::with_progress;
-use soc::measure::output::{self, text, Lines, Shown};
-use soc::measure::report::{Measured, Report};
-use soc::measure::{connect, open_loop, ping, pingpong, stream, udp_ping};
+use soc::measure::output::{self, text, ProbeOutput, Shown};
+use soc::metrics::{Endpoint, MonitorMetrics};
 use soc::signals::StopFlag;
 use soc::Target;
 
@@ -31,92 +31,103 @@ fn main() {
 }
 
 fn run(request: ClientRequest) -> anyhow::Result<Outcome> {
-    let target = Target::resolve(&request.host, request.port, request.connect_timeout)?;
+    let target = || Target::resolve(&request.host, request.port, request.connect_timeout);
     match request.mode {
-        ClientMode::Message(options) => soc::client::message_over(
-            &target,
-            request.transport,
-            &options,
-            &mut io::stdout().lock(),
-        )?,
-        ClientMode::Session { timeout } => {
-            soc::client::session(&target, request.transport, timeout)?
+        ClientMode::Message(options) => {
+            soc::client::message_over(&target()?, request.transport, &options, &mut io::stdout())?
         }
-        ClientMode::Ping {
-            probes,
-            shown,
-            exports,
-        } => return ping(&target, probes, shown, &exports),
-        ClientMode::Bench {
-            workload,
-            json,
-            exports,
-        } => return bench(&target, workload, json, &exports),
+        ClientMode::Session { timeout } => {
+            soc::client::session(&target()?, request.transport, timeout)?
+        }
+        ClientMode::Ping(ping) => {
+            return self::ping(
+                &target()?,
+                &format!("{}:{}", request.host, request.port),
+                ping,
+            )
+        }
+        ClientMode::Bench(bench) => return self::bench(&target()?, bench),
+        ClientMode::Monitor(monitor) => return self::monitor(monitor),
     }
     Ok(Outcome::Success)
 }
 
-fn ping(
-    target: &Target,
-    probes: Probes,
-    shown: Shown,
-    exports: &ExportFiles,
-) -> anyhow::Result<Outcome> {
+fn ping(target: &Target, named: &str, ping: PingRequest) -> anyhow::Result<Outcome> {
     let stop = StopFlag::on_signals()?;
     let started = SystemTime::now();
-    let mut lines = Lines::on_stdout(&stop, shown == Shown::Everything);
-    let measured = match probes {
-        Probes::Echo(options) => ping::run(target, &options, &stop, |event| {
-            lines.say(text::ping_line(event, client_flag))
-        })?
-        .map(Report::Ping),
-        Probes::Udp(options) => udp_ping::run(target, &options, &stop, |event| {
-            lines.say(text::udp_ping_line(event, client_flag))
-        })?
-        .map(Report::UdpPing),
-        Probes::Connect(options) => connect::run(target, &options, &stop, |probe| {
-            lines.say(text::connect_line(probe, client_flag))
-        })?
-        .map(Report::Connect),
-    };
+    let (shown, lines) = (ping.shown, &ping.lines);
+    let mut out = ProbeOutput::open(
+        &stop,
+        shown == Shown::Everything,
+        lines.timestamps,
+        lines.ndjson.as_deref(),
+    )?;
+    let measured = ping
+        .probes
+        .run(target, &stop, |event| out.ping(named, event, client_flag))?;
     // Like ping(8), a ping stopped by Ctrl-C ends with its summary, and its code says whether
     // every probe came back.
     concluded(output::show(
         &measured,
         shown,
-        exports,
+        &ping.exports,
         started,
         client_flag,
     )?)
 }
 
-fn bench(
-    target: &Target,
-    workload: Workload,
-    json: bool,
-    exports: &ExportFiles,
-) -> anyhow::Result<Outcome> {
+/// Probes the targets until Ctrl-C (or their count), then prints each one's statistics; exit 0.
+fn monitor(monitor: MonitorRequest) -> anyhow::Result<Outcome> {
+    let stop = StopFlag::on_signals()?;
+    let published = Arc::new(Published::for_targets(&monitor.targets));
+    let collector = MonitorMetrics::of(Arc::clone(&published));
+    let endpoint = monitor
+        .metrics
+        .map(|addr| Endpoint::start(addr, collector))
+        .transpose()?;
+    let lines = &monitor.lines;
+    let mut out = ProbeOutput::open(
+        &stop,
+        !monitor.quiet,
+        lines.timestamps,
+        lines.ndjson.as_deref(),
+    )?;
+    if let Some(endpoint) = &endpoint {
+        println!("{}", endpoint.announcement());
+    }
+    let watched = monitor::run(
+        &monitor.targets,
+        &monitor.options,
+        &stop,
+        &published,
+        |event| out.monitor(event),
+    )?;
+    println!(
+        "{}",
+        watched
+            .iter()
+            .map(text::monitor_summary)
+            .collect::<String>()
+    );
+    if let Some(endpoint) = endpoint.filter(|_| !stop.is_requested()) {
+        // Done probing (-c): the final counts stay served for a last scrape, until Ctrl-C.
+        eprintln!("{}; until Ctrl-C", endpoint.announcement());
+        while !stop.sleep(std::time::Duration::from_secs(3600)) {}
+    }
+    Ok(Outcome::Success)
+}
+
+fn bench(target: &Target, bench: BenchRequest) -> anyhow::Result<Outcome> {
     let stop = StopFlag::on_signals()?;
     let started = SystemTime::now();
-    let asked = workload.duration();
-    let measured = match workload {
-        Workload::Stream(options) => {
-            Measured::without_histograms(Report::Stream(stream::stream(target, &options)?))
-        }
-        Workload::PingPong(options) => {
-            with_progress(|tick| pingpong::ping_pong(target, &options, &stop, tick))?
-                .map(Report::PingPong)
-        }
-        Workload::Rate { options, udp } => match udp {
-            false => with_progress(|tick| open_loop::rate(target, &options, &stop, tick))?
-                .map(Report::Rate),
-            true => with_progress(|tick| open_loop::udp_rate(target, &options, &stop, tick))?
-                .map(Report::UdpRate),
-        },
+    let measured = with_progress(|tick| bench.workload.run(target, &stop, tick))?;
+    let shown = if bench.json {
+        Shown::Json
+    } else {
+        Shown::Summary
     };
-    let shown = if json { Shown::Json } else { Shown::Summary };
-    let verdict = output::show(&measured, shown, exports, started, client_flag)?;
-    match (stop.signal(), asked) {
+    let verdict = output::show(&measured, shown, &bench.exports, started, client_flag)?;
+    match (stop.signal(), bench.workload.duration()) {
         (Some(signal), Some(asked)) => {
             // Stopped before its time: the report is of the part that ran, and says so by the
             // exit code a script expects of an interrupted command.

@@ -9,6 +9,7 @@ use std::time::Duration;
 use anyhow::Context;
 use soc::cli::server::ServerRequest;
 use soc::logging::Output;
+use soc::metrics::{Endpoint, ServerMetrics};
 use soc::server::Server;
 
 /// How long the server waits at exit for its last log lines to be written.
@@ -37,6 +38,10 @@ fn main() -> ExitCode {
 
 fn run(request: ServerRequest) -> anyhow::Result<()> {
     let server = Server::bind(&request.hosts, request.port, request.config)?;
+    let metrics = request
+        .metrics
+        .map(|addr| Endpoint::start(addr, ServerMetrics::of(server.probe())))
+        .transpose()?;
     let handle = server.shutdown_handle();
     soc::signals::on_termination(move |signal| {
         // Logged first, so that it comes before the summary; logging never waits on standard
@@ -58,6 +63,10 @@ fn run(request: ServerRequest) -> anyhow::Result<()> {
                 .udp_addrs()
                 .iter()
                 .try_for_each(|addr| writeln!(stdout, "listening on udp {addr}"))
+        })
+        .and_then(|()| match &metrics {
+            Some(endpoint) => writeln!(stdout, "{}", endpoint.announcement()),
+            None => Ok(()),
         })
         .and_then(|()| stdout.flush());
     if let Err(err) = announced {

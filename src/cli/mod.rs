@@ -80,6 +80,14 @@ impl Endpoint {
 }
 
 impl Endpoint {
+    /// Whether a host or port was given at all (before a subcommand that takes none).
+    fn given(&self) -> bool {
+        self.target.is_some()
+            || self.target_port.is_some()
+            || self.host.is_some()
+            || self.port.is_some()
+    }
+
     /// Takes HOST and PORT given after the subcommand too (`ping HOST PORT`); given both before
     /// and after, they must agree.
     fn also(&mut self, target: Option<String>, port: Option<u16>) -> Result<(), String> {
@@ -270,6 +278,18 @@ fn parse_listen_port(text: &str) -> Result<u16, String> {
             "'{text}' is not a port (0 to 65535; 0 lets the system choose)"
         )),
     }
+}
+
+/// Parses `HOST:PORT` (an address or a name; `[::1]:PORT`) to listen on: port 0 lets the system
+/// choose.
+fn parse_socket_addr(text: &str) -> Result<std::net::SocketAddr, String> {
+    use std::net::ToSocketAddrs;
+    let bad = || format!("'{text}' is not HOST:PORT to listen on (e.g. 127.0.0.1:9100, [::1]:0)");
+    text.trim()
+        .to_socket_addrs()
+        .map_err(|_| bad())?
+        .next()
+        .ok_or_else(bad)
 }
 
 /// Parses a rate in messages a second, with an optional SI suffix: `5000`, `10k`, `1.5M`.

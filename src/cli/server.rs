@@ -2,7 +2,10 @@
 
 use clap::{CommandFactory, Parser};
 
-use super::{parse_limit, parse_listen_port, server_flag, whole_in, Verbosity, DEFAULT_PORT};
+use super::{
+    parse_limit, parse_listen_port, parse_socket_addr, server_flag, whole_in, Verbosity,
+    DEFAULT_PORT,
+};
 use crate::limits::Limit;
 use crate::server::ServerConfig;
 
@@ -49,6 +52,11 @@ struct Args {
     #[arg(long, value_name = "N", value_parser = whole_in(1, u32::MAX.into()))]
     max_per_source: Option<u64>,
 
+    /// Serve metrics for Prometheus at http://ADDR/metrics (port 0: any free one, said after the
+    /// listening lines)
+    #[arg(long, value_name = "ADDR", value_parser = parse_socket_addr)]
+    metrics: Option<std::net::SocketAddr>,
+
     /// Disconnect a TCP client that sends nothing, or does not read its echo, for this long (0:
     /// never; UDP has no connection to end)
     #[arg(long, value_name = "SECS", default_value = "300", value_parser = parse_limit)]
@@ -65,6 +73,8 @@ pub struct ServerRequest {
     pub hosts: Vec<String>,
     pub port: u16,
     pub config: ServerConfig,
+    /// Where to serve metrics, if asked.
+    pub metrics: Option<std::net::SocketAddr>,
     pub verbosity: Verbosity,
 }
 
@@ -98,6 +108,7 @@ impl ServerRequest {
                 names: server_flag,
                 ..ServerConfig::default()
             },
+            metrics: args.metrics,
             verbosity: args.verbosity,
         }
     }

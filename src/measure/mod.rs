@@ -19,10 +19,13 @@ pub mod export;
 mod latency;
 mod ledger;
 mod load;
+mod modes;
+pub mod monitor;
 pub mod open_loop;
 pub mod output;
 pub mod ping;
 pub mod pingpong;
+pub mod record;
 pub mod report;
 mod schedule;
 mod sockets;
@@ -32,6 +35,8 @@ pub mod udp_ping;
 mod verdict;
 
 use std::time::Duration;
+
+pub use modes::{ProbeEvent, Probes, Workload};
 
 /// What a running bench has done so far, about once a second, for a progress display.
 #[derive(Debug, Clone, Copy)]

@@ -110,8 +110,10 @@ impl Serving {
             return;
         }
         let mut buffer = EchoBuffer::new();
-        let report = echo_until_eof(&stream, peer, &mut buffer);
-        self.counters.echoed(report.bytes);
+        let counters = &self.counters;
+        let report = echo_until_eof(&*stream, &*stream, peer, &mut buffer, |bytes| {
+            counters.echoed(bytes)
+        });
         let how = match report.end {
             EchoEnd::PeerClosed => "disconnected".to_string(),
             EchoEnd::IdleTimeout => {

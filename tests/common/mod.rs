@@ -125,6 +125,8 @@ pub struct ServerProcess {
     pub addr: SocketAddr,
     /// Lines of standard error, as they come.
     pub stderr: mpsc::Receiver<String>,
+    /// Lines of standard output after the first, as they come.
+    pub stdout: mpsc::Receiver<String>,
 }
 
 impl ServerProcess {
@@ -188,6 +190,7 @@ impl ServerProcess {
             child,
             addr,
             stderr,
+            stdout,
         }
     }
 
@@ -217,6 +220,17 @@ impl ServerProcess {
                 Ok(line) if line.contains(needle) => return line,
                 Ok(_) => continue,
                 Err(_) => panic!("no log line containing {needle:?} within {STEP:?}"),
+            }
+        }
+    }
+
+    /// The next line of standard output that starts with `start` (within a step).
+    pub fn expect_output(&self, start: &str) -> String {
+        loop {
+            match self.stdout.recv_timeout(STEP) {
+                Ok(line) if line.starts_with(start) => return line,
+                Ok(_) => continue,
+                Err(_) => panic!("no line starting {start:?} on standard output"),
             }
         }
     }
@@ -283,6 +297,17 @@ impl Drop for KillOnDrop {
         if thread::panicking() {
             kill_by_pid(self.0 as i32);
         }
+    }
+}
+
+/// A child process that is killed (by its PID) and reaped when this is dropped, whether the test
+/// passed or not: a peer the test started (Prometheus, a load) must not outlive it.
+pub struct Reaped(pub Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
     }
 }
 
@@ -520,4 +545,107 @@ pub fn is_disconnect(err: &std::io::Error) -> bool {
             | ErrorKind::UnexpectedEof
             | ErrorKind::NotConnected
     )
+}
+
+/// An external program a test runs (promtool, prometheus, systemd-socket-activate, tcpsvd), if
+/// it is installed. When it is not, the test says so and is skipped (returns `None`), unless
+/// `SOC_REQUIRE_PEERS` is set, as `.ci/run` sets it: there, a missing peer fails the test.
+pub fn peer(program: &str, package: &str) -> Option<std::path::PathBuf> {
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join(program))
+            .find(|path| path.is_file())
+    });
+    if found.is_none() {
+        let what = format!("{program} is not installed (Debian: apt-get install {package})");
+        if std::env::var_os("SOC_REQUIRE_PEERS").is_some() {
+            panic!("{what}");
+        }
+        eprintln!("skipped: {what}");
+    }
+    found
+}
+
+/// `GET path` on an HTTP server at `addr`, with `headers` (each `Name: value`): the status line
+/// and the body.
+pub fn http_get(addr: SocketAddr, path: &str, headers: &[&str]) -> (String, String) {
+    let stream = connect(addr);
+    let mut request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    for header in headers {
+        request.push_str(header);
+        request.push_str("\r\n");
+    }
+    request.push_str("\r\n");
+    (&stream).write_all(request.as_bytes()).unwrap();
+    let answer = String::from_utf8(read_to_end(&stream)).unwrap();
+    let (head, body) = answer.split_once("\r\n\r\n").expect("an HTTP answer");
+    (head.lines().next().unwrap().to_string(), body.to_string())
+}
+
+/// The value of the sample `series` (`name{labels}` as the exposition writes it) in `text`.
+pub fn sample(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .filter(|line| !line.starts_with('#'))
+        .find_map(|line| {
+            let (name, value) = line.rsplit_once(' ')?;
+            (name == series).then(|| value.parse().ok())?
+        })
+}
+
+/// The address a `metrics on http://ADDR/metrics` line names.
+pub fn metrics_addr(line: &str) -> SocketAddr {
+    line.strip_prefix("metrics on http://")
+        .and_then(|rest| rest.strip_suffix("/metrics"))
+        .unwrap_or_else(|| panic!("not a metrics line: {line:?}"))
+        .parse()
+        .unwrap()
+}
+
+/// A file in the system's temporary folder, named for this process and `name`, removed on drop.
+pub struct TempFile(std::path::PathBuf);
+
+impl TempFile {
+    pub fn new(name: &str) -> TempFile {
+        TempFile(std::env::temp_dir().join(format!("soc-{}-{name}", std::process::id())))
+    }
+
+    pub fn path(&self) -> &std::path::Path {
+        &self.0
+    }
+
+    pub fn arg(&self) -> &str {
+        self.0.to_str().unwrap()
+    }
+
+    pub fn read(&self) -> String {
+        std::fs::read_to_string(&self.0).unwrap_or_else(|err| panic!("{}: {err}", self.0.display()))
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// A folder in the system's temporary folder, named for this process and `name`, removed (with
+/// what is in it) on drop.
+pub struct TempDir(std::path::PathBuf);
+
+impl TempDir {
+    pub fn new(name: &str) -> TempDir {
+        let path = std::env::temp_dir().join(format!("soc-{}-{name}", std::process::id()));
+        std::fs::create_dir_all(&path).unwrap();
+        TempDir(path)
+    }
+
+    pub fn path(&self) -> &std::path::Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }

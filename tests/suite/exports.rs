@@ -2,38 +2,16 @@
 //! `--hlog` (its interval log, read back with the hdrhistogram crate's own reader) and `--plot`
 //! (an SVG, parsed as XML), each checked against the report of the same run.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use base64::Engine;
 use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
 use hdrhistogram::serialization::Deserializer;
 use hdrhistogram::Histogram;
 
-use crate::common::{client_at, ClientRun, TestServer};
+use crate::common::{client_at, ClientRun, TempFile, TestServer};
 
 /// A file in the system's temporary folder, named for the test, removed when dropped.
-struct TempFile(PathBuf);
-
-impl TempFile {
-    fn new(name: &str) -> TempFile {
-        TempFile(std::env::temp_dir().join(format!("soc-{}-{name}", std::process::id())))
-    }
-
-    fn arg(&self) -> &str {
-        self.0.to_str().unwrap()
-    }
-
-    fn read(&self) -> String {
-        std::fs::read_to_string(&self.0).unwrap_or_else(|err| panic!("{}: {err}", self.0.display()))
-    }
-}
-
-impl Drop for TempFile {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
-}
-
 fn json_of(run: &ClientRun) -> serde_json::Value {
     assert!(run.status.success(), "{}", run.stderr);
     run.json()
@@ -179,7 +157,7 @@ fn an_hlog_holds_one_histogram_per_second_adding_up_to_the_round_trips() {
         let text = log.read();
         assert!(text.contains("#[StartTime: "), "{text}");
         assert!(text.contains("#[BaseTime: "), "{text}");
-        let intervals = intervals_of(&log.0);
+        let intervals = intervals_of(log.path());
         assert_eq!(intervals.len(), 3, "{mode}: one per second measured");
         let counted: u64 = intervals.iter().map(Histogram::len).sum();
         assert_eq!(

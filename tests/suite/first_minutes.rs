@@ -140,8 +140,8 @@ fn full_server() -> (ServerProcess, std::net::TcpStream) {
 }
 
 const TURNED_AWAY: &str = "closed the connection before any echo";
-const WHY: &str = "the server may be at its client limit (soc_server --max-clients) or have \
-                   timed this client out (soc_server --idle-timeout)";
+const WHY: &str = "the server may have stopped or restarted, be at its client limit (soc_server \
+                   --max-clients), or have timed this client out (soc_server --idle-timeout)";
 
 #[test]
 fn a_client_the_server_turns_away_is_told_why_that_may_be_piped_and_with_m() {
@@ -348,7 +348,10 @@ fn the_m_mismatch_names_the_server() {
     assert_eq!(run.status.code(), Some(1));
     assert_eq!(
         run.stderr.trim(),
-        format!("soc_client: error: the echo from {addr} differs from the message sent")
+        format!(
+            "soc_client: error: {addr} is not an echo service: it answered \"idmmn\\x0b\" to \
+             the message sent"
+        )
     );
 }
 

@@ -15,6 +15,8 @@ mod json_keys;
 mod ladder;
 mod listening;
 mod measure;
+mod metrics;
+mod monitor;
 mod per_source;
 mod ping;
 mod python_interop;

@@ -498,7 +498,7 @@ fn datagrams_due_while_the_generator_was_stopped_at_the_end_still_count_as_due()
 /// Drops every 5th datagram, delays the 2nd past the timeout and the 4th past twice the timeout
 /// (the ledger has forgotten it by then), sends the 3rd twice, holds the 7th back past the 8th,
 /// flips a byte of the 12th.
-fn one_path(n: u64, _: &[u8]) -> Fault {
+pub(crate) fn one_path(n: u64, _: &[u8]) -> Fault {
     match n {
         _ if n % 5 == 0 => Fault::Drop,
         2 => Fault::Delay(Duration::from_millis(450)),

@@ -7,8 +7,8 @@ use std::time::Duration;
 use clap::{Args as ClapArgs, Parser, Subcommand};
 
 use super::super::{
-    parse_limit, parse_port, parse_positive_secs, parse_rate, parse_secs, parse_size, size_in,
-    whole_in, Endpoint, Verbosity,
+    parse_limit, parse_port, parse_positive_secs, parse_rate, parse_secs, parse_size,
+    parse_socket_addr, size_in, whole_in, Endpoint, Verbosity,
 };
 use crate::limits::Limit;
 
@@ -71,6 +71,67 @@ pub(super) enum Command {
     /// or --stream one verified stream
     #[command(allow_negative_numbers = true, after_help = UNITS)]
     Bench(BenchArgs),
+    /// Probe many targets continuously (TCP echo, TCP handshake, UDP echo) until Ctrl-C, with a
+    /// line or an NDJSON record per probe and metrics for Prometheus
+    #[command(allow_negative_numbers = true, after_help = TARGETS)]
+    Monitor(MonitorArgs),
+}
+
+/// Said under `monitor --help`: how a target is written.
+const TARGETS: &str = concat!(
+    "A TARGET is HOST:PORT or tcp://HOST:PORT (an echo over one kept TCP connection), ",
+    "connect://HOST:PORT (the time of a TCP handshake, to any TCP server) or udp://HOST:PORT ",
+    "(a UDP echo); IPv6 as [::1]:PORT. --targets FILE reads more, one a line, # comments."
+);
+
+/// How probe lines and records are told: `-D` and `--ndjson`, for `ping` and `monitor`.
+#[derive(Debug, ClapArgs)]
+pub(super) struct ProbeOutput {
+    /// Begin each probe's line with its time, ISO 8601 in UTC to the microsecond (as ping -D
+    /// does with epoch seconds)
+    #[arg(short = 'D', long = "timestamps")]
+    pub(super) timestamps: bool,
+
+    /// Write one JSON object per probe outcome to FILE (- for standard output, instead of the
+    /// lines): time, target, proto, seq, outcome, rtt_ms
+    #[arg(long, value_name = "FILE")]
+    pub(super) ndjson: Option<PathBuf>,
+}
+
+#[derive(Debug, ClapArgs)]
+pub(super) struct MonitorArgs {
+    /// Targets to probe: HOST:PORT, tcp://, connect://, udp:// (see below)
+    #[arg(value_name = "TARGET")]
+    pub(super) targets: Vec<String>,
+
+    /// Read more targets from FILE, one a line, # starting a comment
+    #[arg(long = "targets", id = "targets_file", value_name = "FILE")]
+    pub(super) targets_file: Option<PathBuf>,
+
+    /// Seconds from one probe of a target to its next (the targets' probes spread over it)
+    #[arg(short, long, value_name = "SECS", default_value = "1", value_parser = parse_positive_secs)]
+    pub(super) interval: Duration,
+
+    /// Payload bytes per echo probe (over UDP 16 at least)
+    #[arg(short, long, value_name = "SIZE", default_value = "56", value_parser = size_in(1, u64::MAX))]
+    pub(super) size: u64,
+
+    /// A target is down after N probes in a row failed, up again at the first that succeeds
+    #[arg(long, value_name = "N", default_value_t = 3, value_parser = whole_in(1, u32::MAX.into()))]
+    pub(super) down_after: u64,
+
+    /// Stop probing after COUNT probes of each target (default: until Ctrl-C); with --metrics,
+    /// the final counts stay served until Ctrl-C
+    #[arg(short, long, value_name = "COUNT", value_parser = whole_in(1, u64::MAX))]
+    pub(super) count: Option<u64>,
+
+    /// Serve metrics for Prometheus at http://ADDR/metrics (port 0: any free one, said on the
+    /// first line)
+    #[arg(long, value_name = "ADDR", value_parser = parse_socket_addr)]
+    pub(super) metrics: Option<std::net::SocketAddr>,
+
+    #[command(flatten)]
+    pub(super) output: ProbeOutput,
 }
 
 /// `ping HOST [PORT]`, `bench HOST [PORT]`: the order ping(8) and tcping users type, as well as
@@ -117,6 +178,9 @@ pub(super) struct PingArgs {
     /// Print only the summary, as one JSON object on standard output
     #[arg(long)]
     pub(super) json: bool,
+
+    #[command(flatten)]
+    pub(super) output: ProbeOutput,
 
     #[command(flatten)]
     pub(super) exports: PingExports,

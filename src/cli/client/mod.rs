@@ -7,6 +7,8 @@ mod args;
 mod typo;
 
 use std::ffi::OsString;
+use std::net::SocketAddr;
+use std::path::PathBuf;
 
 use clap::error::ErrorKind;
 use clap::{CommandFactory, FromArgMatches};
@@ -16,14 +18,16 @@ use crate::client::{MessageOptions, Transport};
 use crate::limits::Limit;
 use crate::measure::connect::ConnectOptions;
 use crate::measure::export::ExportFiles;
+use crate::measure::monitor::{targets_in, MonitorOptions, Proto, TargetSpec};
 use crate::measure::open_loop::{self, RateOptions};
 use crate::measure::output::Shown;
 use crate::measure::ping::PingOptions;
 use crate::measure::pingpong::PingPongOptions;
 use crate::measure::stream::StreamOptions;
 use crate::measure::udp_ping::UdpPingOptions;
+use crate::measure::{Probes, Workload};
 use crate::wire::{Layout, MAX_DATAGRAM};
-use args::{Args, BenchArgs, Command, PingArgs};
+use args::{Args, BenchArgs, Command, MonitorArgs, PingArgs};
 
 /// What the command line asks soc_client to do.
 #[derive(Debug)]
@@ -45,51 +49,51 @@ pub enum ClientMode {
     /// `-m TEXT`.
     Message(MessageOptions),
     /// `ping`.
-    Ping {
-        probes: Probes,
-        shown: Shown,
-        exports: ExportFiles,
-    },
+    Ping(PingRequest),
     /// `bench`.
-    Bench {
-        workload: Workload,
-        json: bool,
-        exports: ExportFiles,
-    },
+    Bench(BenchRequest),
+    /// `monitor`.
+    Monitor(MonitorRequest),
 }
 
-/// What `ping` sends.
+/// What `ping` is asked.
 #[derive(Debug)]
-pub enum Probes {
-    /// Echo probes over one connection.
-    Echo(PingOptions),
-    /// New connections (`--connect`).
-    Connect(ConnectOptions),
-    /// Datagrams (`-u`).
-    Udp(UdpPingOptions),
+pub struct PingRequest {
+    pub probes: Probes,
+    pub shown: Shown,
+    pub lines: ProbeLines,
+    pub exports: ExportFiles,
 }
 
-/// Which load `bench` makes.
+/// What `bench` is asked.
 #[derive(Debug)]
-pub enum Workload {
-    PingPong(PingPongOptions),
-    Stream(StreamOptions),
-    /// `--rate`: over TCP, or over UDP with `-u`.
-    Rate {
-        options: RateOptions,
-        udp: bool,
-    },
+pub struct BenchRequest {
+    pub workload: Workload,
+    /// The report as JSON.
+    pub json: bool,
+    pub exports: ExportFiles,
 }
 
-impl Workload {
-    /// How long the run was asked to measure (a stream runs until its bytes are back).
-    pub fn duration(&self) -> Option<std::time::Duration> {
-        match self {
-            Workload::PingPong(options) => Some(options.duration),
-            Workload::Rate { options, .. } => Some(options.duration),
-            Workload::Stream(_) => None,
-        }
-    }
+/// What `monitor` is asked.
+#[derive(Debug)]
+pub struct MonitorRequest {
+    pub targets: Vec<TargetSpec>,
+    pub options: MonitorOptions,
+    pub lines: ProbeLines,
+    /// Where to serve metrics, if asked.
+    pub metrics: Option<SocketAddr>,
+    /// Only the summaries (`-q`).
+    pub quiet: bool,
+}
+
+/// How each probe is told (`ping`, `monitor`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProbeLines {
+    /// Each line begins with its time (`-D`).
+    pub timestamps: bool,
+    /// One JSON record per probe outcome, to this file (`-`: standard output, instead of the
+    /// lines).
+    pub ndjson: Option<PathBuf>,
 }
 
 impl ClientRequest {
@@ -119,11 +123,15 @@ fn usage(message: impl std::fmt::Display) -> clap::Error {
 
 /// The request that `args` amount to, every rule between them checked.
 fn build(mut args: Args) -> Result<ClientRequest, clap::Error> {
-    let after = match &mut args.command {
-        Some(Command::Ping(ping)) => Some(&mut ping.endpoint),
-        Some(Command::Bench(bench)) => Some(&mut bench.endpoint),
-        None => None,
-    };
+    let after =
+        match &mut args.command {
+            Some(Command::Ping(ping)) => Some(&mut ping.endpoint),
+            Some(Command::Bench(bench)) => Some(&mut bench.endpoint),
+            Some(Command::Monitor(_)) if args.endpoint.given() => return Err(usage(
+                "monitor takes its targets after it: soc_client monitor HOST:PORT udp://HOST:PORT",
+            )),
+            Some(Command::Monitor(_)) | None => None,
+        };
     if let Some(after) = after {
         args.endpoint
             .also(after.target.take(), after.target_port.take())
@@ -149,6 +157,9 @@ fn build(mut args: Args) -> Result<ClientRequest, clap::Error> {
     let mode = match (args.command, args.message) {
         (Some(Command::Ping(ping)), _) => ping_mode(ping, args.udp, timeout, args.verbosity)?,
         (Some(Command::Bench(bench)), _) => bench_mode(bench, args.udp, timeout)?,
+        (Some(Command::Monitor(monitor)), _) => {
+            monitor_mode(monitor, args.udp, timeout, args.verbosity)?
+        }
         (None, Some(text)) => ClientMode::Message(MessageOptions { text, timeout }),
         (None, None) => ClientMode::Session { timeout },
     };
@@ -232,11 +243,67 @@ fn ping_mode(
         (false, true) => Shown::Summary,
         (false, false) => Shown::Everything,
     };
-    Ok(ClientMode::Ping {
+    Ok(ClientMode::Ping(PingRequest {
         probes,
         shown,
+        lines: ProbeLines {
+            timestamps: ping.output.timestamps,
+            ndjson: ping.output.ndjson,
+        },
         exports,
-    })
+    }))
+}
+
+fn monitor_mode(
+    monitor: MonitorArgs,
+    udp: bool,
+    timeout: Limit,
+    verbosity: Verbosity,
+) -> Result<ClientMode, clap::Error> {
+    if udp {
+        return Err(usage(
+            "monitor takes no -u: write a UDP target as udp://HOST:PORT",
+        ));
+    }
+    let Limit::After(timeout) = timeout else {
+        return Err(usage(
+            "--timeout 0 does not go with monitor: the timeout is when a probe counts lost",
+        ));
+    };
+    let mut targets = Vec::new();
+    for text in &monitor.targets {
+        targets.push(TargetSpec::parse(text).map_err(usage)?);
+    }
+    if let Some(path) = &monitor.targets_file {
+        let text = std::fs::read_to_string(path)
+            .map_err(|err| usage(format!("could not read {}: {err}", path.display())))?;
+        targets.extend(targets_in(path, &text).map_err(usage)?);
+    }
+    if targets.is_empty() {
+        return Err(usage(
+            "monitor needs a target: soc_client monitor HOST:PORT (or --targets FILE)",
+        ));
+    }
+    if targets.iter().any(|target| target.proto == Proto::Udp) {
+        sized(Layout::Timed, monitor.size)?;
+    }
+    let size = sized(Layout::Stream, monitor.size)?;
+    Ok(ClientMode::Monitor(MonitorRequest {
+        targets,
+        options: MonitorOptions {
+            interval: monitor.interval,
+            timeout,
+            size,
+            down_after: monitor.down_after as u32,
+            count: monitor.count,
+        },
+        lines: ProbeLines {
+            timestamps: monitor.output.timestamps,
+            ndjson: monitor.output.ndjson,
+        },
+        metrics: monitor.metrics,
+        quiet: verbosity.quiet,
+    }))
 }
 
 fn bench_mode(bench: BenchArgs, udp: bool, timeout: Limit) -> Result<ClientMode, clap::Error> {
@@ -293,11 +360,11 @@ fn bench_mode(bench: BenchArgs, udp: bool, timeout: Limit) -> Result<ClientMode,
             intervals,
         }),
     };
-    Ok(ClientMode::Bench {
+    Ok(ClientMode::Bench(BenchRequest {
         workload,
         json: bench.json,
         exports,
-    })
+    }))
 }
 
 #[cfg(test)]

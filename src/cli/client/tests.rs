@@ -76,7 +76,7 @@ fn closed_loop_udp_is_refused_saying_why() {
 #[test]
 fn ping_q_is_ping8s_and_json_wins() {
     let shown = |line: &str| match parse(line).unwrap().mode {
-        ClientMode::Ping { shown, .. } => shown,
+        ClientMode::Ping(ping) => ping.shown,
         other => panic!("{other:?}"),
     };
     assert_eq!(shown("ping"), Shown::Everything);
@@ -96,10 +96,10 @@ fn the_host_may_come_before_or_after_the_subcommand_but_must_agree() {
 #[test]
 fn bench_defaults_are_the_ones_its_help_gives() {
     match parse("bench").unwrap().mode {
-        ClientMode::Bench {
+        ClientMode::Bench(BenchRequest {
             workload: Workload::PingPong(options),
             ..
-        } => {
+        }) => {
             assert_eq!(
                 (options.connections, options.size, options.threads),
                 (50, 64, 1)
@@ -114,10 +114,10 @@ fn bench_defaults_are_the_ones_its_help_gives() {
 #[test]
 fn an_open_loop_run_chooses_its_threads_unless_told() {
     let rate = |line: &str| match parse(line).unwrap().mode {
-        ClientMode::Bench {
+        ClientMode::Bench(BenchRequest {
             workload: Workload::Rate { options, udp },
             ..
-        } => (options.threads, udp),
+        }) => (options.threads, udp),
         other => panic!("{other:?}"),
     };
     assert_eq!(rate("bench --rate 10k -t 3"), (3, false));

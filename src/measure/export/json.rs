@@ -11,6 +11,7 @@ use std::time::SystemTime;
 
 use serde_json::{json, Map, Value};
 
+use crate::measure::record::ProbeRecord;
 use crate::measure::report::{
     ConnectReport, DatagramCounts, ErrorCounts, Fairness, LatencyMs, LatenessMs, PingPongReport,
     PingReport, RateReport, Report, StreamReport, UdpPingReport, UdpRateReport,
@@ -42,6 +43,22 @@ pub(crate) fn document(report: &Report, verdict: Verdict, started: SystemTime) -
         object.extend(body);
     }
     Value::Object(object).to_string()
+}
+
+/// One probe's record as one line of NDJSON, for `monitor` and `ping --ndjson`: `time`,
+/// `target` (`HOST:PORT` as given), `proto`, `seq`, `outcome`, `rtt_ms` (`null` when there is
+/// none) and `out_of_order`.
+pub(crate) fn record(target: &str, proto: &str, record: &ProbeRecord) -> String {
+    json!({
+        "time": timestamp(record.time),
+        "target": target,
+        "proto": proto,
+        "seq": record.seq,
+        "outcome": record.outcome.name(),
+        "rtt_ms": record.rtt.map(|rtt| ms(rtt.as_secs_f64() * 1e3)),
+        "out_of_order": record.out_of_order,
+    })
+    .to_string()
 }
 
 /// A moment as RFC 3339 in UTC, to the microsecond: `2026-12-05T06:37:01.123456Z`.

@@ -10,7 +10,12 @@ use std::time::SystemTime;
 
 use crate::limits::SettingNames;
 use crate::measure::export::{json, ExportFiles};
+use crate::measure::monitor::MonitorEvent;
+use crate::measure::ping::PingEvent;
+use crate::measure::record::ProbeRecord;
 use crate::measure::report::{Measured, Report};
+use crate::measure::udp_ping::UdpPingEvent;
+use crate::measure::ProbeEvent;
 use crate::signals::StopFlag;
 
 /// What a run prints on standard output.
@@ -49,6 +54,104 @@ pub fn show(
         exports.write(histograms, &text::title(report))?;
     }
     Ok(verdict)
+}
+
+/// How the probes of `ping` and `monitor` are told: a line each for a person (each beginning
+/// with its time, with `-D`), and, with `--ndjson`, a JSON record each for a script, in a file or
+/// on standard output (then instead of the lines).
+pub struct ProbeOutput {
+    lines: Lines,
+    timestamps: bool,
+    ndjson: Option<Box<dyn Write + Send>>,
+}
+
+impl ProbeOutput {
+    /// The output asked for: lines on standard output when `shown` (and the records are not
+    /// there), each with its time when `timestamps`; records to `ndjson` (`-`: standard output).
+    pub fn open(
+        stop: &StopFlag,
+        shown: bool,
+        timestamps: bool,
+        ndjson: Option<&std::path::Path>,
+    ) -> anyhow::Result<ProbeOutput> {
+        let to_stdout = ndjson.is_some_and(|path| path.as_os_str() == "-");
+        let ndjson: Option<Box<dyn Write + Send>> = match ndjson {
+            None => None,
+            Some(_) if to_stdout => Some(Box::new(io::LineWriter::new(io::stdout()))),
+            Some(path) => {
+                let file = std::fs::File::create(path).map_err(|err| {
+                    anyhow::Error::new(err).context(format!("could not write {}", path.display()))
+                })?;
+                Some(Box::new(io::LineWriter::new(file)))
+            }
+        };
+        Ok(ProbeOutput {
+            lines: Lines::on_stdout(stop, shown && !to_stdout),
+            timestamps,
+            ndjson,
+        })
+    }
+
+    /// Says `line`, after its time with `-D`.
+    pub fn line(&mut self, line: impl AsRef<str>) {
+        match self.timestamps {
+            true => self.lines.say(format!(
+                "[{}] {}",
+                super::export::json::timestamp(std::time::SystemTime::now()),
+                line.as_ref()
+            )),
+            false => self.lines.say(line),
+        }
+    }
+
+    /// Tells a ping's `event`, its probes named `target` in the records, settings named through
+    /// `names`.
+    pub fn ping(&mut self, target: &str, event: ProbeEvent, names: SettingNames) {
+        let line = match event {
+            ProbeEvent::Echo(event) => {
+                if let PingEvent::Probe(probe) = event {
+                    self.record(target, "tcp", &ProbeRecord::of_ping(probe));
+                }
+                text::ping_line(event, names)
+            }
+            ProbeEvent::Udp(event) => {
+                if let UdpPingEvent::Probe { seq, outcome, .. } = event {
+                    self.record(target, "udp", &ProbeRecord::of_udp(*seq, outcome));
+                }
+                text::udp_ping_line(event, names)
+            }
+            ProbeEvent::Connect(probe) => {
+                self.record(target, "connect", &ProbeRecord::of_connect(probe));
+                text::connect_line(probe, names)
+            }
+        };
+        self.line(line);
+    }
+
+    /// Tells a monitor's `event`.
+    pub fn monitor(&mut self, event: &MonitorEvent) {
+        if let MonitorEvent::Probe { target, record, .. } = event {
+            self.record(&target.label(), target.proto.name(), record);
+        }
+        self.line(text::monitor_line(event));
+    }
+
+    /// Writes `record`, a probe of `target` by `proto`, as an NDJSON line, if asked.
+    pub fn record(
+        &mut self,
+        target: &str,
+        proto: &str,
+        record: &crate::measure::record::ProbeRecord,
+    ) {
+        if let Some(out) = &mut self.ndjson {
+            let line = super::export::json::record(target, proto, record);
+            if writeln!(out, "{line}").is_err() {
+                // The reader of the records went away: the run has nobody to tell any more.
+                self.ndjson = None;
+                self.lines.stop.request();
+            }
+        }
+    }
 }
 
 /// A run's lines for a person, on standard output, as they come. When nobody reads them any more

@@ -6,9 +6,73 @@ use std::fmt;
 use crate::human::{millis, plural};
 use crate::limits::{describe, Hinted, SettingNames};
 use crate::measure::connect::{ConnectOutcome, ConnectProbe};
+use crate::measure::monitor::{Change, MonitorEvent, Watched};
 use crate::measure::ping::{PingEvent, ProbeOutcome};
+use crate::measure::record::Outcome;
 use crate::measure::report::{ConnectReport, LatencyMs, PingReport, Report, UdpPingReport};
 use crate::measure::udp_ping::{UdpOutcome, UdpPingEvent};
+
+/// The line `monitor` prints for `event`: the target, then what `ping` would say of the probe.
+pub fn monitor_line(event: &MonitorEvent) -> String {
+    match event {
+        MonitorEvent::Probe {
+            target,
+            record,
+            detail,
+        } => {
+            let seq = record.seq;
+            let what = match (record.outcome, record.rtt) {
+                (Outcome::Echoed, Some(rtt)) if record.out_of_order => {
+                    format!("seq={seq} time={:.3} ms (out of order)", millis(rtt))
+                }
+                (Outcome::Echoed | Outcome::Connected, Some(rtt)) => {
+                    format!("seq={seq} time={:.3} ms", millis(rtt))
+                }
+                (Outcome::Late, Some(after)) => format!(
+                    "seq={seq} late: its echo came {:.3} ms after it was due, past the timeout",
+                    millis(after)
+                ),
+                (Outcome::Stray, _) => "a datagram that matches no probe: counted corrupted".into(),
+                (outcome, _) => format!("seq={seq} {}", outcome.name().replace('_', " ")),
+            };
+            match detail {
+                Some(detail) if record.outcome != Outcome::Stray => {
+                    format!("{target}: {what}: {detail}")
+                }
+                _ => format!("{target}: {what}"),
+            }
+        }
+        MonitorEvent::Health { target, change, .. } => match change {
+            Change::Down { failures } => {
+                format!(
+                    "{target}: DOWN after {}",
+                    plural(u64::from(*failures), "failed probe")
+                )
+            }
+            Change::Up { after } => {
+                format!("{target}: UP again after {:.1} s down", after.as_secs_f64())
+            }
+        },
+        MonitorEvent::Unresolved { target, why } => {
+            format!(
+                "{target}: could not resolve '{}': {why}; trying again on its schedule",
+                target.host
+            )
+        }
+    }
+}
+
+/// What `monitor` prints for a target when it stops: its kind's statistics, and its health.
+pub fn monitor_summary(watched: &Watched) -> String {
+    format!(
+        "\n{}: {}, {}, {:.1} s down\n{}",
+        watched.target,
+        if watched.up { "up" } else { "DOWN" },
+        plural(watched.outages, "outage"),
+        watched.down_for.as_secs_f64(),
+        watched.report
+    )
+}
 
 /// The line ping prints for `event`, naming settings through `names`.
 pub fn ping_line(event: &PingEvent, names: SettingNames) -> String {
