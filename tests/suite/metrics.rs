@@ -328,5 +328,28 @@ fn a_real_prometheus_scrapes_a_monitor_and_a_server_and_answers_queries_of_them(
         "median round trip {median} s"
     );
     assert_eq!(query(web, "soc_server_clients_served_total"), Some(3.0));
+    // The README's loss ratio, on a path that loses nothing.
+    let loss = "rate(soc_probe_lost_total[10s]) / rate(soc_probe_sent_total[10s])";
+    assert_eq!(query(web, loss), Some(0.0));
     assert_eq!(query(web, "soc_probe_up"), Some(1.0));
+}
+
+#[test]
+fn the_prometheus_configuration_in_contrib_is_valid() {
+    let Some(linter) = peer("promtool", "prometheus") else {
+        return;
+    };
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/contrib/prometheus");
+    for (what, file) in [("config", "prometheus.yml"), ("rules", "soc-rules.yml")] {
+        let output = Command::new(&linter)
+            .args(["check", what, &format!("{dir}/{file}")])
+            .output()
+            .unwrap();
+        let said = String::from_utf8_lossy(&output.stdout).to_string()
+            + &String::from_utf8_lossy(&output.stderr);
+        assert!(
+            output.status.success(),
+            "promtool check {what} {file}: {said}"
+        );
+    }
 }
