@@ -8,12 +8,15 @@ use std::io::{self, Write};
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use soc::cli::client::{BenchRequest, ClientMode, ClientRequest, MonitorRequest, PingRequest};
+use soc::cli::client::{
+    BenchRequest, ClientMode, ClientRequest, MergeRequest, MonitorRequest, PingRequest,
+};
 use soc::cli::{client_flag, conclude, Outcome};
 use soc::logging::Output;
 use soc::measure::monitor::{self, Published};
 use soc::measure::output::progress::with_progress;
 use soc::measure::output::{self, text, ProbeOutput, Shown};
+use soc::measure::slo;
 use soc::metrics::{Endpoint, MonitorMetrics};
 use soc::signals::StopFlag;
 use soc::Target;
@@ -48,6 +51,7 @@ fn run(request: ClientRequest) -> anyhow::Result<Outcome> {
         }
         ClientMode::Bench(bench) => return self::bench(&target()?, bench),
         ClientMode::Monitor(monitor) => return self::monitor(monitor),
+        ClientMode::Merge(merge) => return self::merge(merge),
     }
     Ok(Outcome::Success)
 }
@@ -55,25 +59,19 @@ fn run(request: ClientRequest) -> anyhow::Result<Outcome> {
 fn ping(target: &Target, named: &str, ping: PingRequest) -> anyhow::Result<Outcome> {
     let stop = StopFlag::on_signals()?;
     let started = SystemTime::now();
-    let (shown, lines) = (ping.shown, &ping.lines);
-    let mut out = ProbeOutput::open(
-        &stop,
-        shown == Shown::Everything,
-        lines.timestamps,
-        lines.ndjson.as_deref(),
-    )?;
+    let everything = ping.report.shown == Shown::Everything;
+    let mut out = ProbeOutput::open(&stop, everything, &ping.lines)?;
     let measured = ping
         .probes
         .run(target, &stop, |event| out.ping(named, event, client_flag))?;
     // Like ping(8), a ping stopped by Ctrl-C ends with its summary, and its code says whether
     // every probe came back.
-    concluded(output::show(
+    Ok(Outcome::of(output::show(
         &measured,
-        shown,
-        &ping.exports,
+        &ping.report,
         started,
         client_flag,
-    )?)
+    )?))
 }
 
 /// Probes the targets until Ctrl-C (or their count), then prints each one's statistics; exit 0.
@@ -85,48 +83,48 @@ fn monitor(monitor: MonitorRequest) -> anyhow::Result<Outcome> {
         .metrics
         .map(|addr| Endpoint::start(addr, collector))
         .transpose()?;
-    let lines = &monitor.lines;
-    let mut out = ProbeOutput::open(
-        &stop,
-        !monitor.quiet,
-        lines.timestamps,
-        lines.ndjson.as_deref(),
-    )?;
+    let mut out = ProbeOutput::open(&stop, !monitor.quiet, &monitor.lines)?;
     if let Some(endpoint) = &endpoint {
         println!("{}", endpoint.announcement());
     }
-    let watched = monitor::run(
-        &monitor.targets,
-        &monitor.options,
-        &stop,
-        &published,
-        |event| out.monitor(event),
-    )?;
-    println!(
-        "{}",
-        watched
-            .iter()
-            .map(text::monitor_summary)
-            .collect::<String>()
-    );
-    if let Some(endpoint) = endpoint.filter(|_| !stop.is_requested()) {
-        // Done probing (-c): the final counts stay served for a last scrape, until Ctrl-C.
-        eprintln!("{}; until Ctrl-C", endpoint.announcement());
-        while !stop.sleep(std::time::Duration::from_secs(3600)) {}
-    }
+    let (targets, options) = (&monitor.targets, &monitor.options);
+    let watched = monitor::run(targets, options, &stop, &published, |event| {
+        out.monitor(event)
+    })?;
+    println!("{}", text::monitor_summaries(&watched));
+    // Done probing (-c): the final counts stay served for a last scrape, until Ctrl-C.
+    endpoint.inspect(|endpoint| endpoint.serve_until(&stop));
     Ok(Outcome::Success)
+}
+
+/// One report from the reports of several runs.
+fn merge(merge: MergeRequest) -> anyhow::Result<Outcome> {
+    let merged = soc::measure::merge::files(&merge.files).and_then(|merged| {
+        let mode = merged.0.report.mode();
+        slo::check(
+            &merge.report.objectives,
+            mode,
+            &format!("a merge of {mode} reports"),
+        )?;
+        Ok(merged)
+    });
+    let (measured, started) = match merged {
+        Ok(merged) => merged,
+        Err(why) => return Ok(Outcome::Refused(why)),
+    };
+    Ok(Outcome::of(output::show(
+        &measured,
+        &merge.report,
+        started,
+        client_flag,
+    )?))
 }
 
 fn bench(target: &Target, bench: BenchRequest) -> anyhow::Result<Outcome> {
     let stop = StopFlag::on_signals()?;
     let started = SystemTime::now();
     let measured = with_progress(|tick| bench.workload.run(target, &stop, tick))?;
-    let shown = if bench.json {
-        Shown::Json
-    } else {
-        Shown::Summary
-    };
-    let verdict = output::show(&measured, shown, &bench.exports, started, client_flag)?;
+    let judgement = output::show(&measured, &bench.report, started, client_flag)?;
     match (stop.signal(), bench.workload.duration()) {
         (Some(signal), Some(asked)) => {
             // Stopped before its time: the report is of the part that ran, and says so by the
@@ -138,11 +136,6 @@ fn bench(target: &Target, bench: BenchRequest) -> anyhow::Result<Outcome> {
             );
             Ok(Outcome::Interrupted(signal))
         }
-        _ => concluded(verdict),
+        _ => Ok(Outcome::of(judgement)),
     }
-}
-
-/// A run that passed, or the reason it failed.
-fn concluded(verdict: Result<(), String>) -> anyhow::Result<Outcome> {
-    Ok(verdict.map_or_else(Outcome::Failed, |()| Outcome::Success))
 }

@@ -405,9 +405,36 @@ pub enum Report {
     Rate(RateReport),
     /// `soc_client bench -u --rate RATE`.
     UdpRate(UdpRateReport),
+    /// `soc_client merge` of interval logs: their round trips' latency alone.
+    Intervals(IntervalsReport),
+}
+
+/// What interval logs merged hold: how many round trips, over how long, how fast.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IntervalsReport {
+    /// The logs merged.
+    pub logs: usize,
+    pub round_trips: u64,
+    /// The longest log's span (logs of runs at once), or their spans' sum.
+    pub seconds: f64,
+    pub latency_ms: Option<LatencyMs>,
 }
 
 impl Report {
+    /// What was measured, in a word (JSON's `mode`).
+    pub fn mode(&self) -> &'static str {
+        match self {
+            Report::Ping(_) => "ping",
+            Report::UdpPing(_) => "udp-ping",
+            Report::Connect(_) => "connect",
+            Report::PingPong(_) => "ping-pong",
+            Report::Rate(_) => "rate",
+            Report::UdpRate(_) => "udp-rate",
+            Report::Stream(_) => "stream",
+            Report::Intervals(_) => "hlog",
+        }
+    }
+
     /// The seconds the run measured (a stream: the seconds it took).
     pub fn measured_seconds(&self) -> f64 {
         match self {
@@ -418,6 +445,7 @@ impl Report {
             Report::Rate(r) => r.seconds,
             Report::UdpRate(r) => r.seconds,
             Report::Stream(r) => r.seconds,
+            Report::Intervals(r) => r.seconds,
         }
     }
 }

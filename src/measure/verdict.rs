@@ -6,17 +6,26 @@
 use super::report::{
     ConnectReport, ErrorCounts, Fairness, LatenessMs, PingReport, Report, UdpPingReport,
 };
+use super::slo::{self, Metric, Objective};
 use crate::human::{self, plural};
 use crate::limits::Hinted;
 
 impl Report {
     /// `Err` with the reason, on one line, when the run failed.
     pub fn verdict(&self) -> Result<(), Hinted> {
+        self.verdict_under(&[])
+    }
+
+    /// [`Report::verdict`] for a run held to `objectives`: what an objective judges (a `loss`
+    /// objective, the probes lost; a `late` one, the late) fails no run, the objective says.
+    pub fn verdict_under(&self, objectives: &[Objective]) -> Result<(), Hinted> {
         let fail = |text: String| Err(Hinted::new(text));
+        let loss = slo::judges(objectives, Metric::Loss);
+        let late = slo::judges(objectives, Metric::Late);
         match self {
-            Report::Ping(r) => ping(r),
-            Report::UdpPing(r) => udp_ping(r),
-            Report::Connect(r) => connect(r),
+            Report::Ping(r) => ping(r, loss),
+            Report::UdpPing(r) => udp_ping(r, loss, late),
+            Report::Connect(r) => connect(r, loss),
             Report::PingPong(r) => Connections {
                 errors: &r.errors,
                 connections: r.connections,
@@ -56,6 +65,10 @@ impl Report {
                 human::bytes(r.corrupted_bytes)
             )),
             Report::Stream(_) => Ok(()),
+            Report::Intervals(r) if r.round_trips == 0 => {
+                fail("the interval logs hold no round trip".into())
+            }
+            Report::Intervals(_) => Ok(()),
             Report::UdpRate(r) => {
                 // Loss, duplicates and reordering are what the run measures, not its failure;
                 // corruption and a generator too late to keep its schedule are.
@@ -144,39 +157,53 @@ impl Connections<'_> {
     }
 }
 
-/// What a ping fails for: a probe that did not come back intact.
-fn ping(r: &PingReport) -> Result<(), Hinted> {
-    if r.sent == 0 {
-        return Err(Hinted::new("no probe was sent"));
-    }
-    let parts = [(r.lost, "lost"), (r.corrupted, "corrupted")];
-    not_all(r.sent, "probe", &parts)
-}
-
-/// What a UDP ping fails for: a probe lost, late or altered (duplicates and reordering are the
-/// path's, and reported, but every probe did come back).
-fn udp_ping(r: &UdpPingReport) -> Result<(), Hinted> {
+/// What a ping fails for: a probe that did not come back intact (a lost one, unless an objective
+/// judges the loss).
+fn ping(r: &PingReport, loss_judged: bool) -> Result<(), Hinted> {
     if r.sent == 0 {
         return Err(Hinted::new("no probe was sent"));
     }
     let parts = [
-        (r.lost, "lost"),
-        (r.late, "late"),
+        (unjudged(r.lost, loss_judged), "lost"),
         (r.corrupted, "corrupted"),
     ];
     not_all(r.sent, "probe", &parts)
 }
 
-fn connect(r: &ConnectReport) -> Result<(), Hinted> {
+/// What a UDP ping fails for: a probe lost, late or altered (duplicates and reordering are the
+/// path's, and reported, but every probe did come back); loss and lateness an objective judges
+/// are its.
+fn udp_ping(r: &UdpPingReport, loss_judged: bool, late_judged: bool) -> Result<(), Hinted> {
+    if r.sent == 0 {
+        return Err(Hinted::new("no probe was sent"));
+    }
+    let parts = [
+        (unjudged(r.lost, loss_judged), "lost"),
+        (unjudged(r.late, late_judged), "late"),
+        (r.corrupted, "corrupted"),
+    ];
+    not_all(r.sent, "probe", &parts)
+}
+
+fn connect(r: &ConnectReport, loss_judged: bool) -> Result<(), Hinted> {
     if r.sent == 0 {
         return Err(Hinted::new("no connection was tried"));
     }
+    let otherwise = r.failed - r.refused - r.timed_out;
     let parts = [
-        (r.refused, "refused"),
-        (r.timed_out, "timed out"),
-        (r.failed - r.refused - r.timed_out, "failed otherwise"),
+        (unjudged(r.refused, loss_judged), "refused"),
+        (unjudged(r.timed_out, loss_judged), "timed out"),
+        (unjudged(otherwise, loss_judged), "failed otherwise"),
     ];
     not_all(r.sent, "connect", &parts)
+}
+
+/// `count`, unless an objective judges it: then it fails nothing.
+fn unjudged(count: u64, judged: bool) -> u64 {
+    match judged {
+        true => 0,
+        false => count,
+    }
 }
 
 /// `Err("2 of 10 probes lost, 1 corrupted")` when any of `parts` (a count and what it counts) is

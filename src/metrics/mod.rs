@@ -68,6 +68,16 @@ impl Endpoint {
         self.addr
     }
 
+    /// Goes on serving until `stop` is raised (a monitor done probing, so that the final counts
+    /// are scraped), having said so on standard error.
+    pub fn serve_until(&self, stop: &crate::signals::StopFlag) {
+        if stop.is_requested() {
+            return;
+        }
+        eprintln!("{}; until Ctrl-C", self.announcement());
+        while !stop.sleep(std::time::Duration::from_secs(3600)) {}
+    }
+
     /// The line that says where the metrics are: `metrics on http://ADDR/metrics`.
     pub fn announcement(&self) -> String {
         format!("metrics on http://{}/metrics", self.addr)

@@ -223,3 +223,46 @@ fn a_failed_run_says_so_and_why_in_its_json() {
     let report = json_of(flipping, &args);
     check(&report, false);
 }
+
+#[test]
+fn the_per_probe_records_and_a_merge_of_interval_logs_have_the_documented_keys() {
+    let server = ServerProcess::start(&["-u"]);
+    let tables = documented();
+    let records = crate::common::TempFile::new("records.ndjson");
+    let target = format!("udp://{}", server.addr);
+    let run = crate::common::run_client(
+        &[
+            "monitor",
+            &target,
+            "-c",
+            "2",
+            "-i",
+            "0.01",
+            "--ndjson",
+            records.arg(),
+        ],
+        Vec::new(),
+    );
+    assert!(run.status.success(), "{}", run.stderr);
+    let text = records.read();
+    assert_eq!(text.lines().count(), 2, "{text}");
+    for line in text.lines() {
+        let record: Value = serde_json::from_str(line).unwrap();
+        check_object(&record, &tables["Per-probe records"], &tables, "record");
+    }
+    let log = crate::common::TempFile::new("keys.hlog");
+    let bench = [
+        "bench",
+        "-c",
+        "1",
+        "-d",
+        "0.2",
+        "--warmup",
+        "0",
+        "--hlog",
+        log.arg(),
+    ];
+    assert!(client_at(server.addr, &bench, Vec::new()).status.success());
+    let merged = crate::common::run_client(&["merge", log.arg(), "--json"], Vec::new()).json();
+    check(&merged, true);
+}

@@ -17,6 +17,7 @@ mod listening;
 mod measure;
 mod metrics;
 mod monitor;
+mod objectives;
 mod per_source;
 mod ping;
 mod python_interop;

@@ -19,7 +19,7 @@ const STALL: Duration = Duration::from_millis(300);
 
 /// An echo server that neither reads nor writes for the first 300 ms of every second since it
 /// started, for all its connections at once: the stall a measuring tool must not hide.
-fn stalling_server() -> SocketAddr {
+pub(crate) fn stalling_server() -> SocketAddr {
     let started = Instant::now();
     let stalled = move || {
         let into_second =

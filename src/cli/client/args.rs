@@ -11,6 +11,16 @@ use super::super::{
     parse_socket_addr, size_in, whole_in, Endpoint, Verbosity,
 };
 use crate::limits::Limit;
+use crate::measure::slo::{self, Objective};
+
+/// `--slo`'s list, as one value (clap would take a `Vec` for several).
+#[derive(Debug, Clone)]
+pub(super) struct Objectives(pub(super) Vec<Objective>);
+
+/// Reads `--slo`'s list (see [`slo::parse`]).
+fn parse_objectives(text: &str) -> Result<Objectives, String> {
+    slo::parse(text).map(Objectives)
+}
 
 /// Echo client: sends lines or bytes to an echo server (TCP, or UDP with -u) and prints what
 /// comes back.
@@ -71,10 +81,37 @@ pub(super) enum Command {
     /// or --stream one verified stream
     #[command(allow_negative_numbers = true, after_help = UNITS)]
     Bench(BenchArgs),
+    /// Merge the JSON reports of several runs of one mode (or their --hlog files) into one
+    /// report: counts summed, histograms added, percentiles from the sum
+    #[command(after_help = UNITS)]
+    Merge(MergeArgs),
     /// Probe many targets continuously (TCP echo, TCP handshake, UDP echo) until Ctrl-C, with a
     /// line or an NDJSON record per probe and metrics for Prometheus
     #[command(allow_negative_numbers = true, after_help = TARGETS)]
     Monitor(MonitorArgs),
+}
+
+#[derive(Debug, ClapArgs)]
+pub(super) struct MergeArgs {
+    /// Reports to merge: what bench or ping --json printed, or bench --hlog wrote
+    #[arg(value_name = "FILE", required = true)]
+    pub(super) files: Vec<PathBuf>,
+
+    /// Print the merged report as one JSON object on standard output
+    #[arg(long)]
+    pub(super) json: bool,
+
+    /// Objectives the merged run is held to, as for bench (exit 3 when one is missed)
+    #[arg(long, value_name = "LIST", value_parser = parse_objectives)]
+    pub(super) slo: Option<Objectives>,
+
+    /// Write the merged latency histogram to FILE (.hgrm)
+    #[arg(long, value_name = "FILE")]
+    pub(super) hgrm: Option<PathBuf>,
+
+    /// Draw the merged latency by percentile in FILE (SVG)
+    #[arg(long, value_name = "FILE.svg")]
+    pub(super) plot: Option<PathBuf>,
 }
 
 /// Said under `monitor --help`: how a target is written.
@@ -179,6 +216,11 @@ pub(super) struct PingArgs {
     #[arg(long)]
     pub(super) json: bool,
 
+    /// Objectives the run is held to, by commas: METRIC OP VALUE, e.g. p99<=2ms,loss<0.1%
+    /// (exit 3 when one is missed)
+    #[arg(long, value_name = "LIST", value_parser = parse_objectives)]
+    pub(super) slo: Option<Objectives>,
+
     #[command(flatten)]
     pub(super) output: ProbeOutput,
 
@@ -261,6 +303,11 @@ pub(super) struct BenchArgs {
     /// Print the report as one JSON object on standard output
     #[arg(long)]
     pub(super) json: bool,
+
+    /// Objectives the run is held to, by commas: METRIC OP VALUE, e.g. p99<=2ms,rate>=99%
+    /// (exit 3 when one is missed)
+    #[arg(long, value_name = "LIST", value_parser = parse_objectives)]
+    pub(super) slo: Option<Objectives>,
 
     #[command(flatten)]
     pub(super) exports: BenchExports,

@@ -8,7 +8,6 @@ mod typo;
 
 use std::ffi::OsString;
 use std::net::SocketAddr;
-use std::path::PathBuf;
 
 use clap::error::ErrorKind;
 use clap::{CommandFactory, FromArgMatches};
@@ -20,9 +19,10 @@ use crate::measure::connect::ConnectOptions;
 use crate::measure::export::ExportFiles;
 use crate::measure::monitor::{targets_in, MonitorOptions, Proto, TargetSpec};
 use crate::measure::open_loop::{self, RateOptions};
-use crate::measure::output::Shown;
+use crate::measure::output::{ProbeLines, ReportOptions, Shown};
 use crate::measure::ping::PingOptions;
 use crate::measure::pingpong::PingPongOptions;
+use crate::measure::slo;
 use crate::measure::stream::StreamOptions;
 use crate::measure::udp_ping::UdpPingOptions;
 use crate::measure::{Probes, Workload};
@@ -54,24 +54,30 @@ pub enum ClientMode {
     Bench(BenchRequest),
     /// `monitor`.
     Monitor(MonitorRequest),
+    /// `merge`.
+    Merge(MergeRequest),
+}
+
+/// What `merge` is asked.
+#[derive(Debug)]
+pub struct MergeRequest {
+    pub files: Vec<std::path::PathBuf>,
+    pub report: ReportOptions,
 }
 
 /// What `ping` is asked.
 #[derive(Debug)]
 pub struct PingRequest {
     pub probes: Probes,
-    pub shown: Shown,
     pub lines: ProbeLines,
-    pub exports: ExportFiles,
+    pub report: ReportOptions,
 }
 
 /// What `bench` is asked.
 #[derive(Debug)]
 pub struct BenchRequest {
     pub workload: Workload,
-    /// The report as JSON.
-    pub json: bool,
-    pub exports: ExportFiles,
+    pub report: ReportOptions,
 }
 
 /// What `monitor` is asked.
@@ -84,16 +90,6 @@ pub struct MonitorRequest {
     pub metrics: Option<SocketAddr>,
     /// Only the summaries (`-q`).
     pub quiet: bool,
-}
-
-/// How each probe is told (`ping`, `monitor`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ProbeLines {
-    /// Each line begins with its time (`-D`).
-    pub timestamps: bool,
-    /// One JSON record per probe outcome, to this file (`-`: standard output, instead of the
-    /// lines).
-    pub ndjson: Option<PathBuf>,
 }
 
 impl ClientRequest {
@@ -123,15 +119,19 @@ fn usage(message: impl std::fmt::Display) -> clap::Error {
 
 /// The request that `args` amount to, every rule between them checked.
 fn build(mut args: Args) -> Result<ClientRequest, clap::Error> {
-    let after =
-        match &mut args.command {
-            Some(Command::Ping(ping)) => Some(&mut ping.endpoint),
-            Some(Command::Bench(bench)) => Some(&mut bench.endpoint),
-            Some(Command::Monitor(_)) if args.endpoint.given() => return Err(usage(
-                "monitor takes its targets after it: soc_client monitor HOST:PORT udp://HOST:PORT",
-            )),
-            Some(Command::Monitor(_)) | None => None,
-        };
+    let given = args.endpoint.given();
+    let after = match &mut args.command {
+        Some(Command::Ping(ping)) => Some(&mut ping.endpoint),
+        Some(Command::Bench(bench)) => Some(&mut bench.endpoint),
+        Some(Command::Monitor(_)) if given => {
+            let how = "soc_client monitor HOST:PORT udp://HOST:PORT";
+            return Err(usage(format!("monitor takes its targets after it: {how}")));
+        }
+        Some(Command::Merge(_)) if given => {
+            return Err(usage("merge reads files, and takes no server"))
+        }
+        Some(Command::Monitor(_) | Command::Merge(_)) | None => None,
+    };
     if let Some(after) = after {
         args.endpoint
             .also(after.target.take(), after.target_port.take())
@@ -160,6 +160,21 @@ fn build(mut args: Args) -> Result<ClientRequest, clap::Error> {
         (Some(Command::Monitor(monitor)), _) => {
             monitor_mode(monitor, args.udp, timeout, args.verbosity)?
         }
+        (Some(Command::Merge(merge)), _) => ClientMode::Merge(MergeRequest {
+            files: merge.files,
+            report: ReportOptions {
+                shown: match merge.json {
+                    true => Shown::Json,
+                    false => Shown::Summary,
+                },
+                exports: ExportFiles {
+                    hgrm: merge.hgrm,
+                    hlog: None,
+                    plot: merge.plot,
+                },
+                objectives: merge.slo.map(|list| list.0).unwrap_or_default(),
+            },
+        }),
         (None, Some(text)) => ClientMode::Message(MessageOptions { text, timeout }),
         (None, None) => ClientMode::Session { timeout },
     };
@@ -243,14 +258,24 @@ fn ping_mode(
         (false, true) => Shown::Summary,
         (false, false) => Shown::Everything,
     };
+    let said_as = match &probes {
+        Probes::Echo(_) => ("ping", "ping"),
+        Probes::Udp(_) => ("udp-ping", "ping -u"),
+        Probes::Connect(_) => ("connect", "ping --connect"),
+    };
+    let objectives = ping.slo.map(|list| list.0).unwrap_or_default();
+    slo::check(&objectives, said_as.0, said_as.1).map_err(usage)?;
     Ok(ClientMode::Ping(PingRequest {
         probes,
-        shown,
         lines: ProbeLines {
             timestamps: ping.output.timestamps,
             ndjson: ping.output.ndjson,
         },
-        exports,
+        report: ReportOptions {
+            shown,
+            exports,
+            objectives,
+        },
     }))
 }
 
@@ -360,10 +385,25 @@ fn bench_mode(bench: BenchArgs, udp: bool, timeout: Limit) -> Result<ClientMode,
             intervals,
         }),
     };
+    let said_as = match &workload {
+        Workload::PingPong(_) => ("ping-pong", "bench"),
+        Workload::Stream(_) => ("stream", "bench --stream"),
+        Workload::Rate { udp: false, .. } => ("rate", "bench --rate"),
+        Workload::Rate { udp: true, .. } => ("udp-rate", "bench -u --rate"),
+    };
+    let objectives = bench.slo.map(|list| list.0).unwrap_or_default();
+    slo::check(&objectives, said_as.0, said_as.1).map_err(usage)?;
+    let shown = match bench.json {
+        true => Shown::Json,
+        false => Shown::Summary,
+    };
     Ok(ClientMode::Bench(BenchRequest {
         workload,
-        json: bench.json,
-        exports,
+        report: ReportOptions {
+            shown,
+            exports,
+            objectives,
+        },
     }))
 }
 

@@ -76,7 +76,7 @@ fn closed_loop_udp_is_refused_saying_why() {
 #[test]
 fn ping_q_is_ping8s_and_json_wins() {
     let shown = |line: &str| match parse(line).unwrap().mode {
-        ClientMode::Ping(ping) => ping.shown,
+        ClientMode::Ping(ping) => ping.report.shown,
         other => panic!("{other:?}"),
     };
     assert_eq!(shown("ping"), Shown::Everything);

@@ -7,7 +7,7 @@ use clap::CommandFactory;
 use super::args::Args;
 
 /// The subcommands, for telling a mistyped one from a host name.
-pub(super) const SUBCOMMANDS: [&str; 3] = ["ping", "bench", "monitor"];
+pub(super) const SUBCOMMANDS: [&str; 4] = ["ping", "bench", "monitor", "merge"];
 
 /// The first free word of the command line (where HOST or a subcommand goes), when it is not a
 /// subcommand but looks like a mistyped one (`pnig`, `benchmark`): then it is one, not a host.

@@ -2,8 +2,8 @@
 //! distribution (`.hgrm`) and interval log (`.hlog`), and an SVG plot.
 
 mod hgrm;
-mod hlog;
-pub(crate) mod json;
+pub(crate) mod hlog;
+pub mod json;
 mod plot;
 
 use std::fs::File;

@@ -40,6 +40,10 @@ pub(super) fn title(report: &Report) -> String {
             r.server,
             r.seconds
         ),
+        Report::Intervals(r) => format!(
+            "soc_client merge: {} interval logs, {:.1} s",
+            r.logs, r.seconds
+        ),
         Report::Ping(_) | Report::UdpPing(_) | Report::Connect(_) => super::text::title(report),
     }
 }
@@ -254,6 +258,14 @@ fn generator(threads: usize, late: &LatenessMs) -> String {
         late.max,
         late.limit
     )
+}
+
+/// `latency (ms)  p50 …`, or the line of a run with no round trip.
+pub(super) fn latency_line(latency: Option<LatencyMs>) -> String {
+    match latency {
+        Some(latency) => format!("latency (ms)  {}", percentiles(&latency)),
+        None => NO_ROUND_TRIP.to_string(),
+    }
 }
 
 /// The latency line of a run with no round trip: no percentiles, which would read as zeros.

@@ -14,14 +14,16 @@ use crate::measure::monitor::MonitorEvent;
 use crate::measure::ping::PingEvent;
 use crate::measure::record::ProbeRecord;
 use crate::measure::report::{Measured, Report};
+use crate::measure::slo::{self, Judged, Objective};
 use crate::measure::udp_ping::UdpPingEvent;
 use crate::measure::ProbeEvent;
 use crate::signals::StopFlag;
 
 /// What a run prints on standard output.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum Shown {
     /// A line per probe, then the summary.
+    #[default]
     Everything,
     /// The summary only (`ping -q`, as ping(8)'s; `bench`).
     Summary,
@@ -29,31 +31,68 @@ pub enum Shown {
     Json,
 }
 
-/// Prints a run's report as `shown` asks (its reason, if it failed, rendered through `names`,
-/// `started` saying when it began), writes the files asked for, and returns whether it passed.
+/// How a run's report is shown: what is printed, the files written, the objectives it is held
+/// to.
+#[derive(Debug, Default)]
+pub struct ReportOptions {
+    pub shown: Shown,
+    pub exports: ExportFiles,
+    pub objectives: Vec<Objective>,
+}
+
+/// How each probe is told (`ping`, `monitor`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProbeLines {
+    /// Each line begins with its time (`-D`).
+    pub timestamps: bool,
+    /// One JSON record per probe outcome, to this file (`-`: standard output, instead of the
+    /// lines).
+    pub ndjson: Option<std::path::PathBuf>,
+}
+
+/// How a shown run ended: passed or failed (and why), and the objectives it missed.
+#[derive(Debug)]
+pub struct Judgement {
+    pub verdict: Result<(), String>,
+    pub missed: Vec<Judged>,
+}
+
+/// Prints a run's report as `options` ask, with a line per objective (its reason, if it failed,
+/// rendered through `names`, `started` saying when it began), writes the files asked for, and
+/// returns how it ended.
 pub fn show(
     measured: &Measured<Report>,
-    shown: Shown,
-    exports: &ExportFiles,
+    options: &ReportOptions,
     started: SystemTime,
     names: SettingNames,
-) -> anyhow::Result<Result<(), String>> {
+) -> anyhow::Result<Judgement> {
+    let (shown, exports, objectives) = (options.shown, &options.exports, &options.objectives);
     let report = &measured.report;
-    let verdict = report.verdict().map_err(|reason| reason.render(names));
+    let verdict = report
+        .verdict_under(objectives)
+        .map_err(|reason| reason.render(names));
+    let judged = slo::judge(objectives, report);
     let printed = match shown {
         Shown::Json => {
             let said = verdict.as_ref().map_err(String::as_str).copied();
-            json::document(report, said, started)
+            let slo = (!objectives.is_empty()).then_some(judged.as_slice());
+            json::document(report, said, started, measured.histograms.as_ref(), slo)
         }
-        Shown::Everything => format!("\n{report}"),
-        Shown::Summary => report.to_string(),
+        Shown::Everything => format!("\n{report}{}", slo_lines(&judged)),
+        Shown::Summary => format!("{report}{}", slo_lines(&judged)),
     };
     // Nobody reading any more (`| head`) is no failure of the run.
     let _ = writeln!(io::stdout().lock(), "{printed}");
     if let Some(histograms) = &measured.histograms {
         exports.write(histograms, &text::title(report))?;
     }
-    Ok(verdict)
+    let missed = judged.into_iter().filter(|judged| !judged.met).collect();
+    Ok(Judgement { verdict, missed })
+}
+
+/// A line per objective, after the report.
+fn slo_lines(judged: &[Judged]) -> String {
+    judged.iter().map(|judged| format!("\n{judged}")).collect()
 }
 
 /// How the probes of `ping` and `monitor` are told: a line each for a person (each beginning
@@ -66,14 +105,11 @@ pub struct ProbeOutput {
 }
 
 impl ProbeOutput {
-    /// The output asked for: lines on standard output when `shown` (and the records are not
-    /// there), each with its time when `timestamps`; records to `ndjson` (`-`: standard output).
-    pub fn open(
-        stop: &StopFlag,
-        shown: bool,
-        timestamps: bool,
-        ndjson: Option<&std::path::Path>,
-    ) -> anyhow::Result<ProbeOutput> {
+    /// The output `lines` ask for: lines on standard output when `shown` (and the records are
+    /// not there), each with its time with `-D`; records to the `--ndjson` file (`-`: standard
+    /// output). Standard output closing raises `stop`.
+    pub fn open(stop: &StopFlag, shown: bool, lines: &ProbeLines) -> anyhow::Result<ProbeOutput> {
+        let (timestamps, ndjson) = (lines.timestamps, lines.ndjson.as_deref());
         let to_stdout = ndjson.is_some_and(|path| path.as_os_str() == "-");
         let ndjson: Option<Box<dyn Write + Send>> = match ndjson {
             None => None,

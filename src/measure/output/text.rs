@@ -62,8 +62,14 @@ pub fn monitor_line(event: &MonitorEvent) -> String {
     }
 }
 
-/// What `monitor` prints for a target when it stops: its kind's statistics, and its health.
-pub fn monitor_summary(watched: &Watched) -> String {
+/// What `monitor` prints when it stops: each target's statistics, as `ping` gives them, and its
+/// health.
+pub fn monitor_summaries(watched: &[Watched]) -> String {
+    watched.iter().map(monitor_summary).collect()
+}
+
+/// What `monitor` prints for a target when it stops.
+fn monitor_summary(watched: &Watched) -> String {
     format!(
         "\n{}: {}, {}, {:.1} s down\n{}",
         watched.target,
@@ -279,6 +285,14 @@ impl fmt::Display for Report {
             Report::Rate(r) => r.fmt(f),
             Report::UdpRate(r) => r.fmt(f),
             Report::Stream(r) => r.fmt(f),
+            Report::Intervals(r) => write!(
+                f,
+                "interval logs: {} merged, {} round trips over {:.1} s\n{}",
+                r.logs,
+                crate::human::grouped(r.round_trips),
+                r.seconds,
+                super::bench::latency_line(r.latency_ms)
+            ),
         }
     }
 }

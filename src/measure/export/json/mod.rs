@@ -7,31 +7,47 @@
 //! `server` and `seconds`. Numbers are rounded to what was measured: milliseconds to the
 //! microsecond, seconds to the microsecond, rates to the hundredth, percentages to the thousandth.
 
+mod read;
+
 use std::time::SystemTime;
+
+pub(crate) use read::decode;
+pub use read::{report as read_report, ReadReport};
 
 use serde_json::{json, Map, Value};
 
 use crate::measure::record::ProbeRecord;
 use crate::measure::report::{
-    ConnectReport, DatagramCounts, ErrorCounts, Fairness, LatencyMs, LatenessMs, PingPongReport,
-    PingReport, RateReport, Report, StreamReport, UdpPingReport, UdpRateReport,
+    ConnectReport, DatagramCounts, ErrorCounts, Fairness, Histograms, IntervalsReport, LatencyMs,
+    LatenessMs, PingPongReport, PingReport, RateReport, Report, StreamReport, UdpPingReport,
+    UdpRateReport,
 };
+use crate::measure::slo::Judged;
 
 /// How a run ended, for the document's head: `Ok`, or the reason it failed, as said on standard
 /// error.
 pub(crate) type Verdict<'a> = Result<(), &'a str>;
 
-/// `report` as one line of JSON: the head every mode shares, then the mode's own keys.
-pub(crate) fn document(report: &Report, verdict: Verdict, started: SystemTime) -> String {
-    let (mode, server, body) = match report {
-        Report::Ping(r) => ("ping", r.server.to_string(), ping(r)),
-        Report::UdpPing(r) => ("udp-ping", r.server.to_string(), udp_ping(r)),
-        Report::Connect(r) => ("connect", r.server.to_string(), connect(r)),
-        Report::PingPong(r) => ("ping-pong", r.server.clone(), ping_pong(r)),
-        Report::Rate(r) => ("rate", r.server.clone(), rate(r)),
-        Report::UdpRate(r) => ("udp-rate", r.server.clone(), udp_rate(r)),
-        Report::Stream(r) => ("stream", r.server.clone(), stream(r)),
+/// `report` as one line of JSON: the head every mode shares, then the mode's own keys, its
+/// `histograms` (for `soc_client merge`) and what it made of its objectives (`slo`), when given.
+pub(crate) fn document(
+    report: &Report,
+    verdict: Verdict,
+    started: SystemTime,
+    histograms: Option<&Histograms>,
+    slo: Option<&[Judged]>,
+) -> String {
+    let (server, body) = match report {
+        Report::Ping(r) => (r.server.to_string(), ping(r)),
+        Report::UdpPing(r) => (r.server.to_string(), udp_ping(r)),
+        Report::Connect(r) => (r.server.to_string(), connect(r)),
+        Report::PingPong(r) => (r.server.clone(), ping_pong(r)),
+        Report::Rate(r) => (r.server.clone(), rate(r)),
+        Report::UdpRate(r) => (r.server.clone(), udp_rate(r)),
+        Report::Stream(r) => (r.server.clone(), stream(r)),
+        Report::Intervals(r) => (String::new(), intervals(r)),
     };
+    let mode = report.mode();
     let mut object = Map::new();
     object.insert("mode".into(), json!(mode));
     object.insert("ok".into(), json!(verdict.is_ok()));
@@ -42,7 +58,32 @@ pub(crate) fn document(report: &Report, verdict: Verdict, started: SystemTime) -
     if let Value::Object(body) = body {
         object.extend(body);
     }
+    if let Some(histograms) = histograms {
+        object.insert("histograms".into(), encoded(histograms));
+    }
+    if let Some(judged) = slo {
+        let judged: Vec<Value> = judged
+            .iter()
+            .map(|judged| {
+                json!({
+                    "objective": judged.objective.text,
+                    "value": judged.value.map(|value| rounded(value, 3)),
+                    "met": judged.met,
+                })
+            })
+            .collect();
+        object.insert("slo".into(), Value::Array(judged));
+    }
     Value::Object(object).to_string()
+}
+
+/// A run's histograms as HdrHistogram's compressed base64 (the form an interval log holds each
+/// interval in), so that reports can be merged: `latency`, and `uncorrected` for an open loop.
+fn encoded(histograms: &Histograms) -> Value {
+    json!({
+        "latency": super::hlog::base64(&histograms.latency),
+        "uncorrected": histograms.uncorrected.as_ref().map(super::hlog::base64),
+    })
 }
 
 /// One probe's record as one line of NDJSON, for `monitor` and `ping --ndjson`: `time`,
@@ -165,6 +206,14 @@ fn udp_rate(r: &UdpRateReport) -> Value {
         body.extend(counts);
     }
     body
+}
+
+fn intervals(r: &IntervalsReport) -> Value {
+    json!({
+        "logs": r.logs,
+        "round_trips": r.round_trips,
+        "latency_ms": latency(r.latency_ms),
+    })
 }
 
 fn stream(r: &StreamReport) -> Value {
