@@ -62,6 +62,8 @@ pub enum Setting {
     MaxClients,
     /// How many clients the server serves at once from one source.
     MaxPerSource,
+    /// How many datagrams a second the server echoes to one source.
+    UdpRatePerSource,
     /// How many connections a load generator opens.
     Connections,
     /// How many threads drive a load generator's connections.
@@ -71,12 +73,13 @@ pub enum Setting {
 }
 
 impl Setting {
-    const ALL: [Setting; 8] = [
+    const ALL: [Setting; 9] = [
         Setting::Timeout,
         Setting::ConnectTimeout,
         Setting::IdleTimeout,
         Setting::MaxClients,
         Setting::MaxPerSource,
+        Setting::UdpRatePerSource,
         Setting::Connections,
         Setting::Threads,
         Setting::Rate,
@@ -91,6 +94,7 @@ impl Setting {
             Setting::IdleTimeout => "idle_timeout",
             Setting::MaxClients => "max_clients",
             Setting::MaxPerSource => "max_per_source",
+            Setting::UdpRatePerSource => "udp_rate_per_source",
             Setting::Connections => "connections",
             Setting::Threads => "threads",
             Setting::Rate => "rate",

@@ -52,6 +52,11 @@ fn run(request: ClientRequest) -> anyhow::Result<Outcome> {
         ClientMode::Bench(bench) => return self::bench(&target()?, bench),
         ClientMode::Monitor(monitor) => return self::monitor(monitor),
         ClientMode::Merge(merge) => return self::merge(merge),
+        ClientMode::Generate(kind) => {
+            let mut stdout = io::stdout().lock();
+            soc::cli::generate(kind, soc::cli::client::command(), &mut stdout)?;
+            stdout.flush()?;
+        }
     }
     Ok(Outcome::Success)
 }

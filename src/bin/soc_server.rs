@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
-use soc::cli::server::ServerRequest;
+use soc::cli::server::{ServerCommand, ServerRequest};
 use soc::logging::Output;
 use soc::metrics::{Endpoint, ServerMetrics};
 use soc::server::Server;
@@ -16,12 +16,24 @@ use soc::server::Server;
 const LOG_FLUSH_LIMIT: Duration = Duration::from_millis(500);
 
 fn main() -> ExitCode {
-    let request = ServerRequest::from_command_line();
-    if let Err(err) = soc::logging::init(request.verbosity.level(), Output::Queued) {
+    let (request, under_inetd) = match ServerCommand::from_command_line() {
+        ServerCommand::Generate(kind) => return generate(kind),
+        ServerCommand::Serve(request) => (request, false),
+        ServerCommand::Inetd(request) => (request, true),
+    };
+    // Under inetd the connection may be standard error too: a log line would reach the client.
+    let level = match under_inetd && soc::server::stderr_is_the_connection() {
+        true => log::LevelFilter::Off,
+        false => request.verbosity.level(),
+    };
+    if let Err(err) = soc::logging::init(level, Output::Queued) {
         eprintln!("soc_server: error: could not start the log writer: {err}");
         return ExitCode::FAILURE;
     }
-    let result = run(request);
+    let result = match under_inetd {
+        true => inetd(request),
+        false => listen(request),
+    };
     // What is still queued goes out, unless standard error has stopped draining.
     soc::logging::flush(LOG_FLUSH_LIMIT);
     match result {
@@ -36,8 +48,32 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(request: ServerRequest) -> anyhow::Result<()> {
-    let server = Server::bind(&request.hosts, request.port, request.config)?;
+/// Writes what `--generate` asks to standard output.
+fn generate(kind: soc::cli::Generate) -> ExitCode {
+    let mut stdout = std::io::stdout().lock();
+    match soc::cli::generate(kind, soc::cli::server::command(), &mut stdout)
+        .and_then(|()| stdout.flush())
+    {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("soc_server: error: could not write to standard output: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `--inetd`: the one connection on standard input and output.
+fn inetd(request: ServerRequest) -> anyhow::Result<()> {
+    soc::server::inetd(&request.config).map(drop)
+}
+
+/// Listens on the sockets a service manager handed over, or binds its own, and serves until
+/// stopped.
+fn listen(request: ServerRequest) -> anyhow::Result<()> {
+    let server = match Server::handed_over(request.config.clone())? {
+        Some(server) => server,
+        None => Server::bind(&request.hosts, request.port, request.config)?,
+    };
     let metrics = request
         .metrics
         .map(|addr| Endpoint::start(addr, ServerMetrics::of(server.probe())))

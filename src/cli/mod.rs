@@ -10,9 +10,11 @@ use crate::human;
 use crate::limits::{Limit, Setting};
 
 pub mod client;
+mod generate;
 mod outcome;
 pub mod server;
 
+pub use generate::{generate, Generate};
 pub use outcome::{conclude, Outcome};
 
 /// Where the client connects: `[HOST [PORT]]` in netcat's order, or `--host`/`--port`.
@@ -202,6 +204,7 @@ pub fn client_flag(setting: Setting) -> &'static str {
         Setting::IdleTimeout => "soc_server --idle-timeout",
         Setting::MaxClients => "soc_server --max-clients",
         Setting::MaxPerSource => "soc_server --max-per-source",
+        Setting::UdpRatePerSource => "soc_server --udp-rate-per-source",
     }
 }
 
@@ -211,6 +214,7 @@ pub fn server_flag(setting: Setting) -> &'static str {
         Setting::IdleTimeout => "--idle-timeout",
         Setting::MaxClients => "--max-clients",
         Setting::MaxPerSource => "--max-per-source",
+        Setting::UdpRatePerSource => "--udp-rate-per-source",
         // Client settings never appear in the server's messages.
         other => client_flag(other),
     }

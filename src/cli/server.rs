@@ -2,12 +2,14 @@
 
 use clap::{CommandFactory, Parser};
 
+use ipnet::IpNet;
+
 use super::{
-    parse_limit, parse_listen_port, parse_socket_addr, server_flag, whole_in, Verbosity,
+    parse_limit, parse_listen_port, parse_socket_addr, server_flag, whole_in, Generate, Verbosity,
     DEFAULT_PORT,
 };
 use crate::limits::Limit;
-use crate::server::ServerConfig;
+use crate::server::{parse_range, Access, ServerConfig};
 
 /// Echo server (RFC 862): every byte a TCP client sends comes back, unchanged and in order; with
 /// -u, every UDP datagram too, as one datagram to its sender.
@@ -62,11 +64,56 @@ struct Args {
     #[arg(long, value_name = "SECS", default_value = "300", value_parser = parse_limit)]
     idle_timeout: Limit,
 
+    /// Serve only clients and datagrams from this address range (10.0.0.0/8, ::1, 192.0.2.7);
+    /// may be repeated. Others are closed at once, or their datagrams dropped
+    #[arg(long, value_name = "CIDR", value_parser = parse_range, help_heading = "Access")]
+    allow: Vec<IpNet>,
+
+    /// Serve nothing from this address range, even within an --allow one; may be repeated
+    #[arg(long, value_name = "CIDR", value_parser = parse_range, help_heading = "Access")]
+    deny: Vec<IpNet>,
+
+    /// UDP echo (-u, or datagram sockets handed over): echo at most N datagrams a second to one
+    /// source address (bursts of up to N),
+    /// dropping the rest, so that a forged source cannot turn the service into an amplifier
+    /// aimed at someone else [default: no limit]
+    #[arg(long, value_name = "N", help_heading = "Access",
+          value_parser = whole_in(1, u32::MAX.into()))]
+    udp_rate_per_source: Option<u64>,
+
+    /// Serve the one TCP connection on standard input and output, then exit: for inetd,
+    /// xinetd, tcpsvd or systemd's Accept=yes, which accept it and start soc_server for it
+    /// (Unix only; the limits on clients are then the super-server's)
+    #[arg(long, conflicts_with_all = ["udp", "metrics", "port"],
+          help_heading = "Service")]
+    inetd: bool,
+
+    /// Write soc_server's manual page (man) or a shell's completions to standard output, then
+    /// exit
+    #[arg(long, value_name = "KIND", help_heading = "Service")]
+    generate: Option<Generate>,
+
     #[command(flatten)]
     verbosity: Verbosity,
 }
 
 /// What the command line asks soc_server to do.
+#[derive(Debug)]
+pub enum ServerCommand {
+    /// Listen and serve until stopped.
+    Serve(ServerRequest),
+    /// Serve the one connection on standard input and output (`--inetd`).
+    Inetd(ServerRequest),
+    /// Write a manual page or completions (`--generate`).
+    Generate(Generate),
+}
+
+/// soc_server's whole command line, for `--generate`.
+pub fn command() -> clap::Command {
+    Args::command()
+}
+
+/// How soc_server is to serve.
 #[derive(Debug)]
 pub struct ServerRequest {
     /// Where to listen, in the order given.
@@ -78,10 +125,14 @@ pub struct ServerRequest {
     pub verbosity: Verbosity,
 }
 
-impl ServerRequest {
-    /// The request the command line makes; exits with a usage error (code 2) when it makes none.
-    pub fn from_command_line() -> ServerRequest {
+impl ServerCommand {
+    /// What the command line asks; exits with a usage error (code 2) when it asks nothing that
+    /// makes sense.
+    pub fn from_command_line() -> ServerCommand {
         let args = Args::parse();
+        if let Some(kind) = args.generate {
+            return ServerCommand::Generate(kind);
+        }
         let port = match args.port {
             Some(port) => port,
             None => match std::env::var("SOC_PORT") {
@@ -97,7 +148,8 @@ impl ServerRequest {
                 Err(_) => DEFAULT_PORT,
             },
         };
-        ServerRequest {
+        let inetd = args.inetd;
+        let request = ServerRequest {
             hosts: args.hosts,
             port,
             config: ServerConfig {
@@ -105,11 +157,17 @@ impl ServerRequest {
                 max_per_source: args.max_per_source.map(|max| max as usize),
                 idle_timeout: args.idle_timeout,
                 udp: args.udp,
+                access: Access::new(args.allow, args.deny),
+                udp_rate_per_source: args.udp_rate_per_source.map(|rate| rate as u32),
                 names: server_flag,
                 ..ServerConfig::default()
             },
             metrics: args.metrics,
             verbosity: args.verbosity,
+        };
+        match inetd {
+            true => ServerCommand::Inetd(request),
+            false => ServerCommand::Serve(request),
         }
     }
 }

@@ -93,6 +93,24 @@ impl Collector for ServerMetrics {
         )?;
         counter(
             e,
+            "soc_server_clients_denied",
+            "TCP connections closed at once: their source is not allowed (--allow, --deny).",
+            stats.denied,
+        )?;
+        counter(
+            e,
+            "soc_server_datagrams_denied",
+            "UDP datagrams dropped: their source is not allowed (--allow, --deny).",
+            udp.denied,
+        )?;
+        counter(
+            e,
+            "soc_server_datagrams_rate_limited",
+            "UDP datagrams dropped: their source had its --udp-rate-per-source for the second.",
+            udp.rate_limited,
+        )?;
+        counter(
+            e,
             "soc_server_log_lines_dropped",
             "Log lines dropped because standard error was not being read.",
             crate::logging::dropped_lines(),

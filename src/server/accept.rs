@@ -37,6 +37,7 @@ impl Acceptor {
         let mut accept_warnings = RateLimited::new(WARNING_INTERVAL);
         let mut reject_warnings = RateLimited::new(WARNING_INTERVAL);
         let mut source_warnings = RateLimited::new(WARNING_INTERVAL);
+        let mut deny_warnings = RateLimited::new(WARNING_INTERVAL);
         while !shared.is_stopping() {
             let (stream, peer) = match listener.accept() {
                 // Possibly the shutdown's own wake-up connection: not a client.
@@ -57,6 +58,14 @@ impl Acceptor {
                     continue;
                 }
             };
+            if !shared.config.access.permits(peer.ip()) {
+                // Counted before the close, so that whoever sees it closed sees it counted.
+                shared.counters.denied();
+                deny_warnings
+                    .warn(|again| format!("{peer} denied: its source is not allowed{again}"));
+                drop(stream);
+                continue;
+            }
             let admission = match shared.limit.admit(peer.ip()) {
                 Ok((admission, _active)) => admission,
                 Err(refusal) => {

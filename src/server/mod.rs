@@ -13,69 +13,42 @@
 //! tools). Both may be taken before [`Server::run`] and used from any thread.
 
 mod accept;
+mod access;
 mod client;
 mod client_limit;
+mod config;
+mod handles;
+mod inetd;
 mod source;
+mod source_rates;
 mod stats;
 mod thread_cache;
 mod udp;
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::net::{SocketAddr, TcpListener, UdpSocket};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread;
-use std::time::Duration;
 
 use anyhow::Context;
 use log::{error, info, warn};
 
 use crate::human::plural;
-use crate::limits::{Hinted, Limit, Setting, SettingNames};
+use crate::limits::Hinted;
 use accept::Acceptor;
 use client::{ClientJob, Registry, Serving, CLIENT_STACK_SIZE};
 use client_limit::ClientLimit;
+use source_rates::SourceRates;
 use stats::{Counters, DatagramCounters};
 use thread_cache::ThreadCache;
 use udp::DatagramEcho;
 
+pub use access::{parse_range, Access};
+pub use config::ServerConfig;
+pub use handles::{ServerProbe, ShutdownHandle};
+pub use inetd::{inetd, stderr_is_the_connection};
 pub use stats::{DatagramStats, StatsSnapshot};
 pub use thread_cache::ThreadCacheConfig;
-
-/// How long a shutdown waits for its wake-up connection to the listener; on loopback it takes
-/// microseconds, and only a listener whose queue is full could make it wait at all.
-const WAKE_TIMEOUT: Duration = Duration::from_secs(1);
-
-/// What the server is allowed to do.
-#[derive(Debug, Clone)]
-pub struct ServerConfig {
-    /// Most clients served at once; a connection beyond that is accepted and closed at once.
-    pub max_clients: usize,
-    /// Most clients served at once from one source (an IPv4 address, an IPv6 /64), so that one
-    /// host cannot take every place; `None`: no such limit. Beyond it, as beyond
-    /// `max_clients`, a connection is accepted and closed at once.
-    pub max_per_source: Option<usize>,
-    /// How long a client may send nothing, or leave its echo unread, before it is disconnected.
-    pub idle_timeout: Limit,
-    /// How many client threads wait for the next client once theirs has left, and for how long.
-    pub thread_cache: ThreadCacheConfig,
-    /// Serve UDP echo as well, on every address and the same port number.
-    pub udp: bool,
-    /// How the log names a setting it points at (soc_server: its flags).
-    pub names: SettingNames,
-}
-
-impl Default for ServerConfig {
-    fn default() -> Self {
-        Self {
-            max_clients: 1024,
-            max_per_source: None,
-            idle_timeout: Limit::After(Duration::from_secs(300)),
-            thread_cache: ThreadCacheConfig::default(),
-            udp: false,
-            names: Setting::field,
-        }
-    }
-}
 
 /// State shared by the accept loops, the client threads, and the handles.
 struct Shared {
@@ -84,6 +57,8 @@ struct Shared {
     /// The address of every UDP socket (their threads own the sockets).
     datagram_addrs: Vec<SocketAddr>,
     datagram_counters: Option<Arc<DatagramCounters>>,
+    /// Each source's allowance of echoed datagrams, with `--udp-rate-per-source`.
+    source_rates: Option<Arc<SourceRates>>,
     config: ServerConfig,
     /// Clients the open-file limit leaves room for at once (at most `config.max_clients`).
     room_for_clients: usize,
@@ -107,11 +82,16 @@ impl Shared {
 
     fn stats(&self) -> StatsSnapshot {
         let sources = self.config.max_per_source.map(|_| self.limit.sources());
-        self.counters.snapshot(
+        let mut stats = self.counters.snapshot(
             self.limit.active(),
             sources,
             self.datagram_counters.as_deref(),
-        )
+        );
+        stats.access_rules = self.config.access.has_rules();
+        if let (Some(udp), Some(rates)) = (&mut stats.udp, &self.source_rates) {
+            udp.sources_tracked = Some(rates.tracked());
+        }
+        stats
     }
 }
 
@@ -120,72 +100,6 @@ pub struct Server {
     shared: Arc<Shared>,
     /// The UDP sockets, until `run` hands each to its thread.
     datagram_sockets: Vec<UdpSocket>,
-}
-
-/// Stops a running [`Server`] from another thread (a signal handler, a test).
-#[derive(Clone)]
-pub struct ShutdownHandle {
-    shared: Arc<Shared>,
-}
-
-impl ShutdownHandle {
-    /// Asks the server to stop: the accept loops end, every client connection is closed and
-    /// [`Server::run`] returns once the client threads have been joined. Calling it again does
-    /// nothing more.
-    pub fn shutdown(&self) {
-        if self.shared.stopping.swap(true, Ordering::SeqCst) {
-            return;
-        }
-        // A thread blocked in accept() is woken by what it waits for: one connection. (Shutting
-        // the listener down wakes it on Linux only; macOS and Windows leave it blocked.) The
-        // accept loop sees the flag as soon as accept() returns and drops this connection
-        // uncounted.
-        for &(_, addr) in &self.shared.listeners {
-            let target = wake_address(addr);
-            if let Err(err) = TcpStream::connect_timeout(&target, WAKE_TIMEOUT) {
-                warn!("could not wake the accept loop through {target}: {err}");
-            }
-        }
-        // A UDP thread blocked in recv_from() is woken the same way: by one datagram.
-        for &addr in &self.shared.datagram_addrs {
-            let target = wake_address(addr);
-            let unspecified: SocketAddr = match target {
-                SocketAddr::V4(_) => (Ipv4Addr::UNSPECIFIED, 0).into(),
-                SocketAddr::V6(_) => (Ipv6Addr::UNSPECIFIED, 0).into(),
-            };
-            let sent = UdpSocket::bind(unspecified).and_then(|socket| socket.send_to(&[], target));
-            if let Err(err) = sent {
-                warn!("could not wake the udp echo through {target}: {err}");
-            }
-        }
-    }
-}
-
-/// Reads a running [`Server`]'s state from another thread: its counters, its thread cache.
-#[derive(Clone)]
-pub struct ServerProbe {
-    shared: Arc<Shared>,
-}
-
-impl ServerProbe {
-    /// The server's counters now.
-    pub fn stats(&self) -> StatsSnapshot {
-        self.shared.stats()
-    }
-
-    /// Client threads waiting for a client now ([`ThreadCacheConfig`]).
-    pub fn parked_threads(&self) -> usize {
-        self.shared.cache.parked_threads()
-    }
-
-    /// Waits until at most `clients` clients are being served, or `limit` has passed; returns
-    /// whether it got there. Woken by each client that leaves, not by polling.
-    pub fn wait_until_active_at_most(&self, clients: usize, limit: Duration) -> bool {
-        let client_limit = &self.shared.limit;
-        self.shared
-            .registry
-            .wait_until(limit, || client_limit.active() <= clients)
-    }
 }
 
 impl Server {
@@ -199,6 +113,26 @@ impl Server {
     ) -> anyhow::Result<Server> {
         let listening = crate::net::listen_on_all(hosts, port, config.udp)?;
         Server::from_listeners(listening.tcp, listening.udp, config)
+    }
+
+    /// Serves on the sockets a service manager handed over (systemd's socket activation: stream
+    /// sockets as TCP echo, datagram sockets as UDP echo), if it handed any; `None` when it did
+    /// not, and the caller binds as usual.
+    pub fn handed_over(mut config: ServerConfig) -> anyhow::Result<Option<Server>> {
+        let Some(handed) =
+            crate::sys::handed_sockets().context("could not take the sockets handed over")?
+        else {
+            return Ok(None);
+        };
+        let (mut listeners, mut datagrams) = (Vec::new(), Vec::new());
+        for socket in handed {
+            match socket {
+                crate::sys::Handed::Stream(listener) => listeners.push(listener),
+                crate::sys::Handed::Datagram(socket) => datagrams.push(socket),
+            }
+        }
+        config.udp = !datagrams.is_empty();
+        Server::from_listeners(listeners, datagrams, config).map(Some)
     }
 
     /// How many clients the server can really serve at once: `max_clients`, or fewer where the
@@ -237,7 +171,10 @@ impl Server {
         datagram_sockets: Vec<UdpSocket>,
         config: ServerConfig,
     ) -> anyhow::Result<Server> {
-        anyhow::ensure!(!listeners.is_empty(), "no address to listen on");
+        anyhow::ensure!(
+            !listeners.is_empty() || !datagram_sockets.is_empty(),
+            "no address to listen on"
+        );
         let mut listening = Vec::with_capacity(listeners.len());
         for listener in listeners {
             let addr = listener
@@ -254,13 +191,23 @@ impl Server {
                 .local_addr()
                 .context("could not read the udp address")?;
             if !addr.ip().is_loopback() {
-                warn!(
+                let limit = match config.udp_rate_per_source {
+                    Some(_) => "",
+                    None => " ({udp_rate_per_source} limits what one source can be sent)",
+                };
+                let warning = Hinted::new(format!(
                     "udp {addr} is not a loopback address: anyone who can reach this host can use \
                      the echo service, and since UDP source addresses are not verified, anyone \
-                     can make it send datagrams to a third party"
-                );
+                     can make it send datagrams to a third party{limit}"
+                ));
+                warn!("{}", warning.render(config.names));
             }
             datagram_addrs.push(addr);
+        }
+        if datagram_sockets.is_empty() && config.udp_rate_per_source.is_some() {
+            let warning =
+                Hinted::new("{udp_rate_per_source} has no UDP echo to limit (-u serves one)");
+            warn!("{}", warning.render(config.names));
         }
         let stopping = Arc::new(AtomicBool::new(false));
         let counters = Arc::new(Counters::default());
@@ -284,6 +231,9 @@ impl Server {
                 listeners: listening,
                 datagram_addrs,
                 datagram_counters,
+                source_rates: config
+                    .udp_rate_per_source
+                    .map(|per_second| Arc::new(SourceRates::new(per_second))),
                 limit: ClientLimit::new(config.max_clients, config.max_per_source),
                 room_for_clients,
                 config,
@@ -296,9 +246,13 @@ impl Server {
         })
     }
 
-    /// The first address the server listens on, with the real port.
+    /// The first address the server listens on, with the real port (its first UDP address when
+    /// it serves UDP only).
     pub fn local_addr(&self) -> SocketAddr {
-        self.shared.listeners[0].1
+        let first_tcp = self.shared.listeners.first().map(|&(_, addr)| addr);
+        first_tcp
+            .or_else(|| self.shared.datagram_addrs.first().copied())
+            .expect("a server listens on an address")
     }
 
     /// Every address the server serves UDP echo on, in the order asked for (none without UDP).
@@ -340,16 +294,28 @@ impl Server {
         // What will really be served at once, which the open-file limit may hold below the
         // client limit (and then warned about, in `room_for_clients`).
         let room = self.shared.room_for_clients;
-        info!(
-            "serving on {} (at most {}{}, idle timeout {})",
-            addrs.join(", "),
-            plural(room as u64, "client"),
-            match room < config.max_clients {
-                true => " by the open-file limit",
-                false => "",
-            },
-            config.idle_timeout
-        );
+        if !addrs.is_empty() {
+            info!(
+                "serving on {} (at most {}{}, idle timeout {})",
+                addrs.join(", "),
+                plural(room as u64, "client"),
+                match room < config.max_clients {
+                    true => " by the open-file limit",
+                    false => "",
+                },
+                config.idle_timeout
+            );
+        }
+        if config.access.has_rules() {
+            info!("{}", config.access);
+        }
+        let rate = match config.udp_rate_per_source {
+            Some(rate) => format!(
+                " (at most {} a second to one source)",
+                plural(u64::from(rate), "datagram")
+            ),
+            None => String::new(),
+        };
         let mut acceptors = (0..self.shared.listeners.len()).map(|index| Acceptor {
             shared: Arc::clone(&self.shared),
             index,
@@ -362,9 +328,11 @@ impl Server {
                     socket,
                     addr,
                     counters: Arc::clone(self.shared.datagram_counters.as_ref()?),
+                    access: self.shared.config.access.clone(),
+                    source_rates: self.shared.source_rates.clone(),
                     stopping: Arc::clone(&self.shared.stopping),
                 };
-                info!("serving udp echo on {addr}");
+                info!("serving udp echo on {addr}{rate}");
                 thread::Builder::new()
                     .name(format!("udp {addr}"))
                     .spawn(move || echo.run())
@@ -372,7 +340,8 @@ impl Server {
                     .ok()
             })
             .collect();
-        let first = acceptors.next().expect("a server has a listener");
+        // The first accept loop runs on this thread; a server of UDP alone waits for its echoes.
+        let first = acceptors.next();
         let others: Vec<_> = acceptors
             .filter_map(|acceptor| {
                 let addr = self.shared.listeners[acceptor.index].1;
@@ -383,7 +352,9 @@ impl Server {
                     .ok()
             })
             .collect();
-        first.run();
+        if let Some(first) = first {
+            first.run();
+        }
         for thread in others.into_iter().chain(datagram_threads) {
             let _ = thread.join();
         }
@@ -414,17 +385,6 @@ impl Server {
         }
         stats
     }
-}
-
-/// Where to connect to reach a listener on `addr`: the address itself, or loopback of the same
-/// family for a wildcard (`0.0.0.0`, `::`), which cannot be connected to.
-fn wake_address(addr: SocketAddr) -> SocketAddr {
-    let ip = match addr.ip() {
-        ip if !ip.is_unspecified() => ip,
-        IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::LOCALHOST),
-        IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::LOCALHOST),
-    };
-    SocketAddr::new(ip, addr.port())
 }
 
 /// The warning for a listening address that is reachable from other machines, if it is.
@@ -462,13 +422,5 @@ mod tests {
                 "{private}"
             );
         }
-    }
-
-    #[test]
-    fn a_wildcard_listener_is_woken_through_loopback() {
-        let wake = |addr: &str| wake_address(addr.parse().unwrap()).to_string();
-        assert_eq!(wake("0.0.0.0:7"), "127.0.0.1:7");
-        assert_eq!(wake("[::]:7"), "[::1]:7");
-        assert_eq!(wake("127.0.0.2:7"), "127.0.0.2:7");
     }
 }

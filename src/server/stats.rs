@@ -15,6 +15,7 @@ pub(super) struct Counters {
     timed_out: AtomicU64,
     failed: AtomicU64,
     bytes_echoed: AtomicU64,
+    denied: AtomicU64,
 }
 
 impl Counters {
@@ -36,6 +37,11 @@ impl Counters {
     /// A client was disconnected by the idle timeout.
     pub(super) fn timed_out(&self) {
         self.timed_out.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A connection was closed at once: its source is not allowed (`--allow`, `--deny`).
+    pub(super) fn denied(&self) {
+        self.denied.fetch_add(1, Ordering::Relaxed);
     }
 
     /// A client's connection ended with an error (a reset, a panic, no thread for it).
@@ -66,6 +72,8 @@ impl Counters {
             timed_out: self.timed_out.load(Ordering::Relaxed),
             failed: self.failed.load(Ordering::Relaxed),
             bytes_echoed: self.bytes_echoed.load(Ordering::Relaxed),
+            denied: self.denied.load(Ordering::Relaxed),
+            access_rules: false,
             udp: datagrams.map(DatagramCounters::snapshot),
         }
     }
@@ -78,9 +86,21 @@ pub(super) struct DatagramCounters {
     bytes: AtomicU64,
     refused: AtomicU64,
     failed: AtomicU64,
+    denied: AtomicU64,
+    rate_limited: AtomicU64,
 }
 
 impl DatagramCounters {
+    /// A datagram was dropped: its source is not allowed.
+    pub(super) fn denied(&self) {
+        self.denied.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A datagram was dropped: its source had its datagrams for this second.
+    pub(super) fn rate_limited(&self) {
+        self.rate_limited.fetch_add(1, Ordering::Relaxed);
+    }
+
     /// A datagram of `bytes` went back to its sender.
     pub(super) fn echoed(&self, bytes: u64) {
         self.echoed.fetch_add(1, Ordering::Relaxed);
@@ -103,6 +123,9 @@ impl DatagramCounters {
             bytes: self.bytes.load(Ordering::Relaxed),
             refused: self.refused.load(Ordering::Relaxed),
             failed: self.failed.load(Ordering::Relaxed),
+            denied: self.denied.load(Ordering::Relaxed),
+            rate_limited: self.rate_limited.load(Ordering::Relaxed),
+            sources_tracked: None,
         }
     }
 }
@@ -119,6 +142,13 @@ pub struct DatagramStats {
     pub refused: u64,
     /// Receives and sends that failed.
     pub failed: u64,
+    /// Datagrams dropped because their source is not allowed (`--allow`, `--deny`).
+    pub denied: u64,
+    /// Datagrams dropped because their source had its datagrams for the second
+    /// (`--udp-rate-per-source`).
+    pub rate_limited: u64,
+    /// Sources whose allowance is being tracked, under `--udp-rate-per-source`.
+    pub sources_tracked: Option<usize>,
 }
 
 /// A copy of the server's counters at one moment.
@@ -144,6 +174,11 @@ pub struct StatsSnapshot {
     pub failed: u64,
     /// Bytes echoed back, over all clients.
     pub bytes_echoed: u64,
+    /// Connections closed at once because their source is not allowed (`--allow`, `--deny`).
+    pub denied: u64,
+    /// Whether the server has `--allow` or `--deny` rules (without, nothing is denied, and the
+    /// summary does not say so).
+    pub access_rules: bool,
     /// The UDP echo's counters, when the server serves UDP.
     pub udp: Option<DatagramStats>,
 }
@@ -158,6 +193,9 @@ impl fmt::Display for StatsSnapshot {
         )?;
         if self.limited_per_source {
             write!(f, ", {} rejected per source", self.rejected_per_source)?;
+        }
+        if self.access_rules {
+            write!(f, ", {} denied", self.denied)?;
         }
         write!(
             f,
@@ -175,6 +213,12 @@ impl fmt::Display for StatsSnapshot {
                 udp.refused,
                 udp.failed
             )?;
+            if self.access_rules {
+                write!(f, ", {} denied", udp.denied)?;
+            }
+            if udp.sources_tracked.is_some() {
+                write!(f, ", {} over the rate per source", udp.rate_limited)?;
+            }
         }
         Ok(())
     }

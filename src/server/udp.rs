@@ -14,6 +14,8 @@ use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
+use super::access::Access;
+use super::source_rates::SourceRates;
 use super::stats::DatagramCounters;
 use crate::dump::{trace_chunk, Direction};
 use crate::logging::{RateLimited, WARNING_INTERVAL};
@@ -85,6 +87,10 @@ pub(super) struct DatagramEcho {
     pub(super) socket: UdpSocket,
     pub(super) addr: SocketAddr,
     pub(super) counters: Arc<DatagramCounters>,
+    /// Who may be echoed to.
+    pub(super) access: Access,
+    /// Each source's allowance, with `--udp-rate-per-source`.
+    pub(super) source_rates: Option<Arc<SourceRates>>,
     pub(super) stopping: Arc<AtomicBool>,
 }
 
@@ -94,6 +100,8 @@ impl DatagramEcho {
         let mut buffer = vec![0u8; LARGEST_DATAGRAM];
         let mut refusals = RateLimited::new(WARNING_INTERVAL);
         let mut failures = RateLimited::new(WARNING_INTERVAL);
+        let mut denials = RateLimited::new(WARNING_INTERVAL);
+        let mut over_rate = RateLimited::new(WARNING_INTERVAL);
         let own_port = self.addr.port();
         loop {
             let received = self.socket.recv_from(&mut buffer);
@@ -131,6 +139,23 @@ impl DatagramEcho {
                     )
                 });
                 continue;
+            }
+            if !self.access.permits(peer.ip()) {
+                self.counters.denied();
+                denials.warn(|again| {
+                    format!("udp {peer}: a datagram of {len} bytes not echoed: its source is not allowed{again}")
+                });
+                continue;
+            }
+            if let Some(rates) = &self.source_rates {
+                if !rates.allows(peer.ip(), std::time::Instant::now()) {
+                    // Dropped without a word per datagram: a flood is what this is for.
+                    self.counters.rate_limited();
+                    over_rate.warn(|again| {
+                        format!("udp {peer}: datagrams beyond its rate are dropped{again}")
+                    });
+                    continue;
+                }
             }
             trace_chunk(peer, Direction::Received, datagram);
             match self.socket.send_to(datagram, peer) {

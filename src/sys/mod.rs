@@ -102,6 +102,34 @@ pub(crate) fn ignore_port_unreachable(socket: &socket2::Socket) -> io::Result<()
     imp::ignore_port_unreachable(socket)
 }
 
+/// A socket a service manager handed over (systemd's socket activation): a listening stream
+/// socket, or a datagram socket.
+#[derive(Debug)]
+pub(crate) enum Handed {
+    Stream(std::net::TcpListener),
+    Datagram(std::net::UdpSocket),
+}
+
+/// The sockets systemd handed this process (`LISTEN_PID`, `LISTEN_FDS`: sd_listen_fds(3)), if it
+/// did; the variables are cleared once read. Windows: never.
+pub(crate) fn handed_sockets() -> io::Result<Option<Vec<Handed>>> {
+    imp::handed_sockets()
+}
+
+/// Standard input and output as the two ways of one connection an inetd-style super-server
+/// handed over: a reader, a writer that closes standard output when dropped (so that the peer
+/// sees the end), and the peer's address when they are a socket. Windows: unsupported.
+pub(crate) fn inetd_connection(
+) -> io::Result<(std::fs::File, std::fs::File, Option<std::net::SocketAddr>)> {
+    imp::inetd_connection()
+}
+
+/// Whether standard error is the connection standard input is (inetd hands the socket over as
+/// all three descriptors), so that anything logged would reach the client.
+pub(crate) fn stderr_is_the_connection() -> bool {
+    imp::stderr_is_the_connection()
+}
+
 /// The most bytes a terminal passes on as one typed line, where the system says: Linux's
 /// terminal driver keeps 4095 and the newline, and drops what is typed beyond, unseen by the
 /// program reading it, so a session says so when a line is that long.

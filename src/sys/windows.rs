@@ -96,6 +96,26 @@ pub(super) fn ignore_port_unreachable(socket: &socket2::Socket) -> io::Result<()
 
 pub(super) const TERMINAL_LINE_LIMIT: Option<usize> = None;
 
+/// Windows has no socket activation: no socket is ever handed over.
+pub(super) fn handed_sockets() -> io::Result<Option<Vec<super::Handed>>> {
+    Ok(None)
+}
+
+/// Windows has no inetd: standard input and output are not a connection to serve.
+pub(super) fn inetd_connection(
+) -> io::Result<(std::fs::File, std::fs::File, Option<std::net::SocketAddr>)> {
+    Err(io::Error::new(
+        io::ErrorKind::Unsupported,
+        "inetd mode serves a connection a Unix super-server (inetd, xinetd, tcpsvd) hands over \
+         on standard input and output; Windows has none",
+    ))
+}
+
+/// Windows has no inetd, so standard error is never a connection handed over.
+pub(super) fn stderr_is_the_connection() -> bool {
+    false
+}
+
 pub(super) fn discard_pending_input() {
     // SAFETY: plain calls on the process's own standard input handle; GetConsoleMode tells a
     // console from a pipe or file, which are left alone, and a failure changes nothing.

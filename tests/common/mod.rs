@@ -2,6 +2,8 @@
 //! child processes with deadlines, and sockets that cannot hang a test.
 #![allow(dead_code)] // each test file uses a different subset
 
+pub mod sources;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::process::{Child, Command, ExitStatus, Stdio};

@@ -5,6 +5,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod access;
 mod binaries;
 mod client_faults;
 mod echo_server;
@@ -14,6 +15,7 @@ mod interactive;
 mod json_keys;
 mod ladder;
 mod listening;
+mod manual;
 mod measure;
 mod metrics;
 mod monitor;
@@ -26,6 +28,7 @@ mod readme;
 mod server_faults;
 mod server_limits;
 mod server_logging;
+mod service;
 mod traffic_dump;
 mod udp;
 mod udp_measure;

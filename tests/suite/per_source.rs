@@ -2,10 +2,10 @@
 //! from another loopback address (127.0.0.2, where the system has it), the places given back
 //! however a connection ends, and the binary's warning and summary.
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::TcpStream;
 use std::time::Duration;
 
+use crate::common::sources::{connect_from, round_trip, turned_away};
 use crate::common::{self, ServerProcess, TestServer, STEP};
 use soc::limits::Limit;
 use soc::server::ServerConfig;
@@ -16,39 +16,6 @@ fn limited_to(per_source: usize, idle_timeout: Limit) -> TestServer {
         idle_timeout,
         ..ServerConfig::default()
     })
-}
-
-/// One line out and back; panics if the echo does not come.
-fn round_trip(stream: &TcpStream) {
-    (&*stream).write_all(b"ping\n").unwrap();
-    let mut echo = [0u8; 5];
-    (&*stream).read_exact(&mut echo).unwrap();
-    assert_eq!(&echo, b"ping\n");
-}
-
-/// True if the server closed the connection without a byte (within the read timeout).
-fn turned_away(stream: &TcpStream) -> bool {
-    let mut byte = [0u8; 1];
-    let _ = (&*stream).write_all(b"x");
-    match (&*stream).read(&mut byte) {
-        Ok(0) => true,
-        Ok(_) => false,
-        Err(err) => common::is_disconnect(&err),
-    }
-}
-
-/// A connection to `server` from `source`, or `None` where this system cannot bind it.
-fn connect_from(source: &str, server: SocketAddr) -> Option<TcpStream> {
-    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
-    let from: SocketAddr = format!("{source}:0").parse().unwrap();
-    if let Err(err) = socket.bind(&from.into()) {
-        eprintln!("skipped the part from {source}: {err}");
-        return None;
-    }
-    socket.connect_timeout(&server.into(), STEP).unwrap();
-    let stream: TcpStream = socket.into();
-    stream.set_read_timeout(Some(STEP)).unwrap();
-    Some(stream)
 }
 
 #[test]

@@ -8,7 +8,7 @@ use clap::{Args as ClapArgs, Parser, Subcommand};
 
 use super::super::{
     parse_limit, parse_port, parse_positive_secs, parse_rate, parse_secs, parse_size,
-    parse_socket_addr, size_in, whole_in, Endpoint, Verbosity,
+    parse_socket_addr, size_in, whole_in, Endpoint, Generate, Verbosity,
 };
 use crate::limits::Limit;
 use crate::measure::slo::{self, Objective};
@@ -63,6 +63,11 @@ pub(super) struct Args {
     #[arg(short, long, value_name = "BYTES", default_value = "1400", requires = "udp",
           value_parser = parse_size)]
     pub(super) size: u64,
+
+    /// Write soc_client's manual page (man) or a shell's completions to standard output, then
+    /// exit
+    #[arg(long, value_name = "KIND")]
+    pub(super) generate: Option<Generate>,
 
     #[command(flatten)]
     pub(super) verbosity: Verbosity,

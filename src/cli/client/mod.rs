@@ -12,7 +12,7 @@ use std::net::SocketAddr;
 use clap::error::ErrorKind;
 use clap::{CommandFactory, FromArgMatches};
 
-use super::Verbosity;
+use super::{Generate, Verbosity};
 use crate::client::{MessageOptions, Transport};
 use crate::limits::Limit;
 use crate::measure::connect::ConnectOptions;
@@ -56,6 +56,8 @@ pub enum ClientMode {
     Monitor(MonitorRequest),
     /// `merge`.
     Merge(MergeRequest),
+    /// `--generate`: a manual page or completions.
+    Generate(Generate),
 }
 
 /// What `merge` is asked.
@@ -90,6 +92,11 @@ pub struct MonitorRequest {
     pub metrics: Option<SocketAddr>,
     /// Only the summaries (`-q`).
     pub quiet: bool,
+}
+
+/// soc_client's whole command line, for `--generate`.
+pub fn command() -> clap::Command {
+    Args::command()
 }
 
 impl ClientRequest {
@@ -154,13 +161,14 @@ fn build(mut args: Args) -> Result<ClientRequest, clap::Error> {
     };
     let (host, port) = args.endpoint.resolve().map_err(usage)?;
     let timeout = args.timeout;
-    let mode = match (args.command, args.message) {
-        (Some(Command::Ping(ping)), _) => ping_mode(ping, args.udp, timeout, args.verbosity)?,
-        (Some(Command::Bench(bench)), _) => bench_mode(bench, args.udp, timeout)?,
-        (Some(Command::Monitor(monitor)), _) => {
+    let mode = match (args.generate, args.command, args.message) {
+        (Some(kind), _, _) => ClientMode::Generate(kind),
+        (None, Some(Command::Ping(ping)), _) => ping_mode(ping, args.udp, timeout, args.verbosity)?,
+        (None, Some(Command::Bench(bench)), _) => bench_mode(bench, args.udp, timeout)?,
+        (None, Some(Command::Monitor(monitor)), _) => {
             monitor_mode(monitor, args.udp, timeout, args.verbosity)?
         }
-        (Some(Command::Merge(merge)), _) => ClientMode::Merge(MergeRequest {
+        (None, Some(Command::Merge(merge)), _) => ClientMode::Merge(MergeRequest {
             files: merge.files,
             report: ReportOptions {
                 shown: match merge.json {
@@ -175,8 +183,8 @@ fn build(mut args: Args) -> Result<ClientRequest, clap::Error> {
                 objectives: merge.slo.map(|list| list.0).unwrap_or_default(),
             },
         }),
-        (None, Some(text)) => ClientMode::Message(MessageOptions { text, timeout }),
-        (None, None) => ClientMode::Session { timeout },
+        (None, None, Some(text)) => ClientMode::Message(MessageOptions { text, timeout }),
+        (None, None, None) => ClientMode::Session { timeout },
     };
     Ok(ClientRequest {
         host,

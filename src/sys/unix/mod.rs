@@ -9,6 +9,10 @@ use signal_hook::iterator::Signals;
 
 use super::{AcceptErrorClass, OpenFileLimit, StopSignal};
 
+mod service;
+
+pub(super) use service::{handed_sockets, inetd_connection, stderr_is_the_connection};
+
 #[cfg(target_os = "linux")]
 pub(super) use timerfd::Alarm;
 

@@ -1,0 +1,56 @@
+//! Clients from a chosen loopback source (127.0.0.2, 127.0.0.3, ...; where the system has only
+//! 127.0.0.1, as macOS, the caller is told and skips that part), and what they see of a server.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream, UdpSocket};
+
+use super::STEP;
+
+/// A TCP connection to `server` from `source`, or `None` where this system cannot bind it.
+pub fn connect_from(source: &str, server: SocketAddr) -> Option<TcpStream> {
+    let from: SocketAddr = SocketAddr::new(source.parse().unwrap(), 0);
+    let domain = socket2::Domain::for_address(from);
+    let socket = socket2::Socket::new(domain, socket2::Type::STREAM, None).unwrap();
+    if let Err(err) = socket.bind(&from.into()) {
+        eprintln!("skipped the part from {source}: {err}");
+        return None;
+    }
+    socket.connect_timeout(&server.into(), STEP).unwrap();
+    let stream: TcpStream = socket.into();
+    stream.set_read_timeout(Some(STEP)).unwrap();
+    Some(stream)
+}
+
+/// A UDP socket on `source` with a read deadline, or `None` where this system cannot bind it.
+pub fn datagrams_from(source: &str) -> Option<UdpSocket> {
+    let from: SocketAddr = SocketAddr::new(source.parse().unwrap(), 0);
+    match UdpSocket::bind(from) {
+        Ok(socket) => {
+            socket.set_read_timeout(Some(STEP)).unwrap();
+            Some(socket)
+        }
+        Err(err) => {
+            eprintln!("skipped the part from {source}: {err}");
+            None
+        }
+    }
+}
+
+/// One line out and back; panics if the echo does not come.
+pub fn round_trip(stream: &TcpStream) {
+    (&*stream).write_all(b"ping\n").unwrap();
+    let mut echo = [0u8; 5];
+    (&*stream).read_exact(&mut echo).unwrap();
+    assert_eq!(&echo, b"ping\n");
+}
+
+/// True if the server closed the connection without a byte (within the read timeout).
+pub fn turned_away(stream: &TcpStream) -> bool {
+    let mut byte = [0u8; 1];
+    let _ = (&*stream).write_all(b"x");
+    match (&*stream).read(&mut byte) {
+        Ok(0) => true,
+        Ok(_) => false,
+        Err(err) => super::is_disconnect(&err),
+    }
+}
