@@ -6,7 +6,6 @@ use std::net::{Ipv4Addr, SocketAddr};
 
 use anyhow::Context;
 use log::{info, warn};
-use socket2::SockRef;
 
 use super::ServerConfig;
 use crate::echo::{echo_until_eof, EchoBuffer, EchoEnd};
@@ -25,28 +24,27 @@ pub fn stderr_is_the_connection() -> bool {
 /// and the end. The idle timeout applies where standard input is a socket (inetd, tcpsvd: a
 /// pipe has no timeout to set). Returns the bytes echoed.
 pub fn inetd(config: &ServerConfig) -> anyhow::Result<u64> {
-    let (reader, writer, peer) =
+    let connection =
         crate::sys::inetd_connection().context("could not serve standard input and output")?;
+    let peer = connection.peer;
     let named = peer.unwrap_or(SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)));
     let who = peer.map_or("standard input".to_string(), |peer| peer.to_string());
     if let Some(peer) = peer.filter(|peer| !config.access.permits(peer.ip())) {
         warn!("{peer} denied: its source is not allowed");
         return Ok(0);
     }
-    let idle = config.idle_timeout.as_option();
-    if SockRef::from(&reader).set_read_timeout(idle).is_ok() {
-        let _ = SockRef::from(&writer).set_write_timeout(idle);
-    }
+    connection.set_idle_timeout(config.idle_timeout.as_option());
     info!("{who} connected");
     let mut buffer = EchoBuffer::new();
-    let report = echo_until_eof(&reader, &writer, named, &mut buffer, |_| {});
+    let report = echo_until_eof(
+        &connection.reader,
+        &connection.writer,
+        named,
+        &mut buffer,
+        |_| {},
+    );
     // The end of the echo: the peer sees it after the last byte.
-    if SockRef::from(&writer)
-        .shutdown(std::net::Shutdown::Write)
-        .is_err()
-    {
-        drop(writer);
-    }
+    connection.end();
     let how = match report.end {
         EchoEnd::PeerClosed => "disconnected".to_string(),
         EchoEnd::IdleTimeout => Hinted::new(format!(

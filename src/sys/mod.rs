@@ -40,6 +40,7 @@ pub(crate) fn classify_accept_error(err: &io::Error) -> AcceptErrorClass {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum OpenFileLimit {
     /// At most this many descriptors (Unix's soft `RLIMIT_NOFILE`).
+    #[cfg_attr(windows, allow(dead_code))]
     Limited(u64),
     /// The system has no such per-process limit to raise (Windows: sockets are bounded by memory).
     #[cfg_attr(not(windows), allow(dead_code))]
@@ -105,6 +106,7 @@ pub(crate) fn ignore_port_unreachable(socket: &socket2::Socket) -> io::Result<()
 /// A socket a service manager handed over (systemd's socket activation): a listening stream
 /// socket, or a datagram socket.
 #[derive(Debug)]
+#[cfg_attr(windows, allow(dead_code))]
 pub(crate) enum Handed {
     Stream(std::net::TcpListener),
     Datagram(std::net::UdpSocket),
@@ -117,11 +119,31 @@ pub(crate) fn handed_sockets() -> io::Result<Option<Vec<Handed>>> {
 }
 
 /// Standard input and output as the two ways of one connection an inetd-style super-server
-/// handed over: a reader, a writer that closes standard output when dropped (so that the peer
-/// sees the end), and the peer's address when they are a socket. Windows: unsupported.
-pub(crate) fn inetd_connection(
-) -> io::Result<(std::fs::File, std::fs::File, Option<std::net::SocketAddr>)> {
+/// handed over. Windows: unsupported.
+pub(crate) fn inetd_connection() -> io::Result<HandedConnection> {
     imp::inetd_connection()
+}
+
+/// One connection on standard input and output (inetd mode).
+pub(crate) struct HandedConnection {
+    pub(crate) reader: std::fs::File,
+    /// Owns standard output, so that dropping it closes it.
+    pub(crate) writer: std::fs::File,
+    /// The peer's address, when standard input is a socket.
+    pub(crate) peer: Option<std::net::SocketAddr>,
+}
+
+impl HandedConnection {
+    /// Sets the idle timeout on both ways, where they are a socket (a pipe has none to set).
+    pub(crate) fn set_idle_timeout(&self, idle: Option<std::time::Duration>) {
+        imp::set_handed_timeouts(self, idle);
+    }
+
+    /// Ends the echo: a half-close where standard output is a socket, so that the peer sees the
+    /// end after the last byte; a close otherwise.
+    pub(crate) fn end(self) {
+        imp::end_handed_output(self.writer);
+    }
 }
 
 /// Whether standard error is the connection standard input is (inetd hands the socket over as

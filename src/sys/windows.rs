@@ -102,14 +102,22 @@ pub(super) fn handed_sockets() -> io::Result<Option<Vec<super::Handed>>> {
 }
 
 /// Windows has no inetd: standard input and output are not a connection to serve.
-pub(super) fn inetd_connection(
-) -> io::Result<(std::fs::File, std::fs::File, Option<std::net::SocketAddr>)> {
+pub(super) fn inetd_connection() -> io::Result<super::HandedConnection> {
     Err(io::Error::new(
         io::ErrorKind::Unsupported,
         "inetd mode serves a connection a Unix super-server (inetd, xinetd, tcpsvd) hands over \
          on standard input and output; Windows has none",
     ))
 }
+
+// Never called: no connection is ever handed over on Windows.
+pub(super) fn set_handed_timeouts(
+    _connection: &super::HandedConnection,
+    _idle: Option<std::time::Duration>,
+) {
+}
+
+pub(super) fn end_handed_output(_writer: std::fs::File) {}
 
 /// Windows has no inetd, so standard error is never a connection handed over.
 pub(super) fn stderr_is_the_connection() -> bool {

@@ -94,7 +94,11 @@ fn message_mode_fails_when_the_echo_differs() {
     let run = client(addr, &["-m", "hello"], Vec::new());
     assert_eq!(run.status.code(), Some(1), "stderr: {}", run.stderr);
     // What came back, escaped (the newline, flipped, is a '*'); nothing on standard output.
-    assert!(run.stderr.contains(r#"answered "HELLO*""#), "stderr: {}", run.stderr);
+    assert!(
+        run.stderr.contains(r#"answered "HELLO*""#),
+        "stderr: {}",
+        run.stderr
+    );
     assert!(run.stdout.is_empty(), "{:?}", run.stdout);
 }
 

@@ -6,7 +6,7 @@
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use crate::common::{connect, http_get, metrics_addr, peer, sample, Reaped, ServerProcess, STEP};
 
@@ -224,6 +224,7 @@ fn garbage_endless_requests_and_idle_connections_leave_the_probes_on_time_and_a_
 }
 
 /// `text` as it goes in a URL's query.
+#[cfg(target_os = "linux")]
 fn url_encoded(text: &str) -> String {
     text.bytes()
         .map(|byte| match byte {
@@ -236,6 +237,7 @@ fn url_encoded(text: &str) -> String {
 }
 
 /// The first value of Prometheus's answer to `query`, if it has one.
+#[cfg(target_os = "linux")]
 fn query(prometheus: SocketAddr, query: &str) -> Option<f64> {
     let (status, body) = http_get(
         prometheus,
@@ -300,6 +302,7 @@ fn a_real_prometheus_scrapes_a_monitor_and_a_server_and_answers_queries_of_them(
         .unwrap();
     let _prometheus = Reaped(child);
     // Until it has scraped the monitor's counter twice, and it grew (bounded: 30 s).
+    use std::time::Duration;
     let deadline = Instant::now() + Duration::from_secs(30);
     let mut grown = None;
     while Instant::now() < deadline {

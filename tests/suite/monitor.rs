@@ -6,10 +6,9 @@ use std::collections::BTreeMap;
 use std::process::{Command, Stdio};
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::Receiver;
-use std::time::Duration;
 
 use crate::common::{
-    http_get, lines_of, metrics_addr, sample, KillOnDrop, Reaped, ServerProcess, TempFile, STEP,
+    http_get, lines_of, metrics_addr, sample, Reaped, ServerProcess, TempFile, STEP,
 };
 use crate::udp_measure::{faulty_echo, one_path};
 
@@ -159,6 +158,30 @@ fn a_tcp_target_goes_down_when_its_server_stops_and_up_when_one_listens_again() 
     assert_eq!(up(metrics), (1.0, 1.0));
 }
 
+/// Waits until the writer of `pipe` is blocked: the pipe holds bytes and takes no more in a
+/// tenth of a second (a monitor at 2 000 lines a second would add some 200 lines meanwhile).
+#[cfg(unix)]
+fn wait_until_blocked_writing(pipe: &impl std::os::fd::AsRawFd) {
+    let held = || {
+        let mut bytes: libc::c_int = 0;
+        // SAFETY: FIONREAD writes one int, ours, about a pipe this process holds open.
+        let rc = unsafe { libc::ioctl(pipe.as_raw_fd(), libc::FIONREAD, &mut bytes) };
+        assert_eq!(rc, 0, "FIONREAD");
+        bytes
+    };
+    let deadline = std::time::Instant::now() + STEP;
+    let mut before = held();
+    while std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        let now = held();
+        if now > 0 && now == before {
+            return;
+        }
+        before = now;
+    }
+    panic!("the monitor's output pipe never filled ({before} bytes in it)");
+}
+
 // SIGTERM and SIGINT are Unix's; Windows' console events cannot be sent to a test's child.
 #[cfg(unix)]
 #[test]
@@ -189,9 +212,8 @@ fn sigterm_ends_a_monitor_with_its_summaries_and_a_second_signal_at_once() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let _kill = KillOnDrop(stuck.id());
-    // The pipe (64 KiB) fills in a few seconds at 2 000 lines a second.
-    std::thread::sleep(Duration::from_secs(3));
+    let _kill = crate::common::KillOnDrop(stuck.id());
+    wait_until_blocked_writing(stuck.stdout.as_ref().unwrap());
     for signal in [libc::SIGTERM, libc::SIGINT] {
         assert_eq!(unsafe { libc::kill(stuck.id() as i32, signal) }, 0);
     }

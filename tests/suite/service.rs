@@ -3,10 +3,9 @@
 //! socket activation's `--accept --inetd`. Both are Unix-only: on Windows, `--inetd` says so and
 //! the `LISTEN_*` variables are not read.
 
-use std::net::SocketAddr;
 use std::process::Command;
 
-use crate::common::{ServerProcess, STEP};
+use crate::common::ServerProcess;
 
 const SERVER: &str = env!("CARGO_BIN_EXE_soc_server");
 
@@ -33,13 +32,13 @@ fn inetd_mode_says_windows_has_none() {
 #[cfg(unix)]
 mod unix {
     use std::io::{Read, Write};
-    use std::net::{TcpStream, UdpSocket};
+    use std::net::{SocketAddr, TcpStream, UdpSocket};
     use std::process::Stdio;
     use std::sync::mpsc::Receiver;
     use std::thread;
 
     use super::*;
-    use crate::common::{echo_concurrently, lines_of, peer, read_to_end, Reaped};
+    use crate::common::{echo_concurrently, lines_of, peer, read_to_end, Reaped, STEP};
 
     /// A super-server the test started, with its standard error as lines.
     struct Supervisor {

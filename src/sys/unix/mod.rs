@@ -11,7 +11,10 @@ use super::{AcceptErrorClass, OpenFileLimit, StopSignal};
 
 mod service;
 
-pub(super) use service::{handed_sockets, inetd_connection, stderr_is_the_connection};
+pub(super) use service::{
+    end_handed_output, handed_sockets, inetd_connection, set_handed_timeouts,
+    stderr_is_the_connection,
+};
 
 #[cfg(target_os = "linux")]
 pub(super) use timerfd::Alarm;

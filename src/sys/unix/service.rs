@@ -5,12 +5,13 @@
 use std::env;
 use std::fs::File;
 use std::io;
-use std::net::SocketAddr;
 use std::os::fd::{FromRawFd, RawFd};
 
 use socket2::{SockRef, Socket};
 
-use super::super::Handed;
+use std::time::Duration;
+
+use super::super::{Handed, HandedConnection};
 
 /// The first descriptor systemd hands over (after standard input, output and error).
 const FIRST_HANDED: RawFd = 3;
@@ -82,10 +83,8 @@ pub(in crate::sys) fn handed_sockets() -> io::Result<Option<Vec<Handed>>> {
     Ok(Some(handed))
 }
 
-/// Standard input and output as one connection's two ways, and the peer when they are a socket:
-/// the reader, the writer (which owns descriptor 1, so that dropping it closes it), and the
-/// peer's address.
-pub(in crate::sys) fn inetd_connection() -> io::Result<(File, File, Option<SocketAddr>)> {
+/// Standard input and output as one connection's two ways, and the peer when they are a socket.
+pub(in crate::sys) fn inetd_connection() -> io::Result<HandedConnection> {
     // SAFETY: descriptors 0 and 1 are open for the life of the process; a duplicate of 0 is a
     // new descriptor this process owns, and descriptor 1 is taken over here and nowhere else
     // (soc_server writes nothing to standard output in inetd mode).
@@ -103,7 +102,22 @@ pub(in crate::sys) fn inetd_connection() -> io::Result<(File, File, Option<Socke
         .peer_addr()
         .ok()
         .and_then(|addr| addr.as_socket());
-    Ok((reader, writer, peer))
+    Ok(HandedConnection {
+        reader,
+        writer,
+        peer,
+    })
+}
+
+pub(in crate::sys) fn set_handed_timeouts(connection: &HandedConnection, idle: Option<Duration>) {
+    // Errors only where they are not sockets, which have no timeouts.
+    let _ = SockRef::from(&connection.reader).set_read_timeout(idle);
+    let _ = SockRef::from(&connection.writer).set_write_timeout(idle);
+}
+
+pub(in crate::sys) fn end_handed_output(writer: File) {
+    // A pipe or file cannot be half-closed: dropping it closes it.
+    let _ = SockRef::from(&writer).shutdown(std::net::Shutdown::Write);
 }
 
 /// Whether standard error is the connection standard input is (inetd and xinetd hand the socket
