@@ -27,7 +27,10 @@ pub mod logging;
 pub mod measure;
 pub mod metrics;
 mod net;
-pub use net::{NothingListening, Target};
+pub use net::{
+    traffic_class_unsupported, Dscp, Ecn, Family, Fragmenting, Marks, NothingListening,
+    PathOptions, Target,
+};
 pub mod server;
 pub mod signals;
 #[allow(unsafe_code)]

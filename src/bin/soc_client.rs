@@ -34,7 +34,14 @@ fn main() {
 }
 
 fn run(request: ClientRequest) -> anyhow::Result<Outcome> {
-    let target = || Target::resolve(&request.host, request.port, request.connect_timeout);
+    let target = || {
+        Target::resolve(
+            &request.host,
+            request.port,
+            request.connect_timeout,
+            request.path,
+        )
+    };
     match request.mode {
         ClientMode::Message(options) => {
             soc::client::message_over(&target()?, request.transport, &options, &mut io::stdout())?

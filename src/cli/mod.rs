@@ -35,7 +35,7 @@ struct Endpoint {
 
     /// Server port, like PORT
     #[arg(short, long, global = true, help_heading = "Connection",
-          value_parser = parse_port)]
+          value_parser = parse_port, allow_negative_numbers = true)]
     pub port: Option<u16>,
 }
 

@@ -9,7 +9,7 @@ use super::{
     DEFAULT_PORT,
 };
 use crate::limits::Limit;
-use crate::server::{parse_range, Access, ServerConfig};
+use crate::server::{parse_range, Access, EchoMarking, ServerConfig};
 
 /// Echo server (RFC 862): every byte a TCP client sends comes back, unchanged and in order; with
 /// -u, every UDP datagram too, as one datagram to its sender.
@@ -81,6 +81,12 @@ struct Args {
           value_parser = whole_in(1, u32::MAX.into()))]
     udp_rate_per_source: Option<u64>,
 
+    /// UDP echo: each echo leaves with the DSCP and ECN its datagram arrived with, so that the
+    /// marking a client gets back tells what the whole round trip kept (without: the server's
+    /// own); the summary counts datagrams by the marking they arrived with
+    #[arg(long, help_heading = "Access")]
+    reflect_tos: bool,
+
     /// Serve the one TCP connection on standard input and output, then exit: for inetd,
     /// xinetd, tcpsvd or systemd's Accept=yes, which accept it and start soc_server for it
     /// (Unix only; the limits on clients are then the super-server's)
@@ -133,6 +139,14 @@ impl ServerCommand {
         if let Some(kind) = args.generate {
             return ServerCommand::Generate(kind);
         }
+        if let Some(why) = crate::net::traffic_class_unsupported().filter(|_| args.reflect_tos) {
+            Args::command()
+                .error(
+                    clap::error::ErrorKind::ArgumentConflict,
+                    format!("--reflect-tos is not available on this system: {why}"),
+                )
+                .exit()
+        }
         let port = match args.port {
             Some(port) => port,
             None => match std::env::var("SOC_PORT") {
@@ -159,6 +173,10 @@ impl ServerCommand {
                 udp: args.udp,
                 access: Access::new(args.allow, args.deny),
                 udp_rate_per_source: args.udp_rate_per_source.map(|rate| rate as u32),
+                udp_marking: match args.reflect_tos {
+                    true => EchoMarking::Reflected,
+                    false => EchoMarking::ServerDefault,
+                },
                 names: server_flag,
                 ..ServerConfig::default()
             },

@@ -56,7 +56,7 @@ pub fn run(
     mut on_probe: impl FnMut(&ConnectProbe),
 ) -> anyhow::Result<Measured<ConnectReport>> {
     let server = *target.addrs().first().context("no address to connect to")?;
-    let only_this = Target::new(vec![server], target.connect_timeout());
+    let only_this = target.only(server);
     let mut report = ConnectReport {
         server,
         sent: 0,

@@ -295,6 +295,7 @@ fn combine(a: Report, b: Report, together: bool) -> Report {
             a.seconds = seconds(a.seconds, b.seconds, together);
             // Jitter follows one stream's arrivals: two streams' do not make one.
             a.jitter_ms = None;
+            a.path.merge(&b.path);
             Report::UdpPing(a)
         }
         (Report::Connect(mut a), Report::Connect(b)) => {
@@ -343,6 +344,7 @@ fn combine(a: Report, b: Report, together: bool) -> Report {
             a.generator_lateness_ms = worse(a.generator_lateness_ms, b.generator_lateness_ms);
             a.server_gone_after = gone(a.server_gone_after, b.server_gone_after);
             a.seconds = seconds(a.seconds, b.seconds, together);
+            a.path.merge(&b.path);
             Report::UdpRate(a)
         }
         (Report::Stream(mut a), Report::Stream(b)) => {

@@ -24,6 +24,7 @@ mod modes;
 pub mod monitor;
 pub mod open_loop;
 pub mod output;
+pub mod path;
 pub mod ping;
 pub mod pingpong;
 pub mod record;

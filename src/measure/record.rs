@@ -6,6 +6,7 @@ use std::time::{Duration, SystemTime};
 use super::connect::{ConnectOutcome, ConnectProbe};
 use super::ping::{Probe, ProbeOutcome};
 use super::udp_ping::UdpOutcome;
+use crate::net::Marks;
 
 /// How a probe went, in the words of the NDJSON `outcome` key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,6 +77,8 @@ pub struct ProbeRecord {
     pub rtt: Option<Duration>,
     /// An echo that came after a later probe's.
     pub out_of_order: bool,
+    /// The marking a UDP echo came back with (`None` for other probes).
+    pub marks: Option<Marks>,
 }
 
 impl ProbeRecord {
@@ -87,6 +90,7 @@ impl ProbeRecord {
             outcome,
             rtt,
             out_of_order: false,
+            marks: None,
         }
     }
 
@@ -103,15 +107,20 @@ impl ProbeRecord {
 
     /// The record of a UDP ping probe's event.
     pub fn of_udp(seq: u64, outcome: &UdpOutcome) -> ProbeRecord {
-        let (kind, rtt, out_of_order) = match *outcome {
-            UdpOutcome::Echoed { rtt, out_of_order } => (Outcome::Echoed, Some(rtt), out_of_order),
-            UdpOutcome::Lost(_) => (Outcome::Lost, None, false),
-            UdpOutcome::Late(after) => (Outcome::Late, Some(after), false),
-            UdpOutcome::Duplicate(after) => (Outcome::Duplicate, Some(after), false),
-            UdpOutcome::Corrupted(_) => (Outcome::Corrupted, None, false),
+        let (kind, rtt, out_of_order, marks) = match *outcome {
+            UdpOutcome::Echoed {
+                rtt,
+                out_of_order,
+                marks,
+            } => (Outcome::Echoed, Some(rtt), out_of_order, Some(marks)),
+            UdpOutcome::Lost(_) => (Outcome::Lost, None, false, None),
+            UdpOutcome::Late(after) => (Outcome::Late, Some(after), false, None),
+            UdpOutcome::Duplicate(after) => (Outcome::Duplicate, Some(after), false, None),
+            UdpOutcome::Corrupted(_) => (Outcome::Corrupted, None, false, None),
         };
         ProbeRecord {
             out_of_order,
+            marks,
             ..ProbeRecord::now(seq, kind, rtt)
         }
     }

@@ -2,6 +2,7 @@
 //! export modules turn into text and JSON (no result type knows a JSON key: those are
 //! `export/json.rs`'s), and `verdict.rs` judges.
 
+use super::path::PathReport;
 use std::net::SocketAddr;
 use std::time::{Duration, SystemTime};
 
@@ -354,6 +355,8 @@ pub struct UdpRateReport {
     pub generator_lateness_ms: LatenessMs,
     /// Echoes per socket: fewest, most, sockets with none.
     pub fairness: Fairness,
+    /// The marking sent, and what the echoes came back with.
+    pub path: PathReport,
     /// The server went away (nothing listens any more) this many seconds into the measured
     /// time.
     pub server_gone_after: Option<f64>,
@@ -386,6 +389,8 @@ pub struct UdpPingReport {
     pub latency_ms: Option<LatencyMs>,
     /// RFC 3550's interarrival jitter over the echoed probes, in milliseconds.
     pub jitter_ms: Option<f64>,
+    /// The marking sent, and what the echoes came back with.
+    pub path: PathReport,
 }
 
 /// What any run found, by mode: what the text, the JSON and the verdict are made from.

@@ -86,6 +86,8 @@ pub(crate) struct Tally {
     pub(crate) schedule: ScheduleCounts,
     /// UDP: what became of the datagrams.
     pub(crate) datagrams: DatagramCounts,
+    /// UDP: the marking the echoes came back with.
+    pub(crate) path: super::path::PathSeen,
     /// Why the last connect failed, if one did: the error to show when none succeeded.
     pub(crate) connect_error: Option<anyhow::Error>,
 }
@@ -136,6 +138,7 @@ impl Tally {
             fairness: Fairness::default(),
             schedule: ScheduleCounts::default(),
             datagrams: DatagramCounts::default(),
+            path: Default::default(),
             connect_error: None,
         }
     }
@@ -197,6 +200,7 @@ impl Tally {
         self.fairness += other.fairness;
         self.schedule += other.schedule;
         self.datagrams += other.datagrams;
+        self.path.merge(&other.path);
         self.connect_error = self.connect_error.take().or(other.connect_error);
         Ok(())
     }

@@ -16,11 +16,14 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 
 use super::ledger::{Fate, Ledger};
+use super::path::PathReport;
 use super::ping::RoundTrips;
 use super::report::{percent, Measured, UdpPingReport};
 use crate::dump::{trace_chunk, Direction};
 use crate::limits::Limit;
-use crate::net::{connect_datagram, means_nothing_listens, Target, RECEIVE_BUFFER};
+use crate::net::{
+    connect_datagram, means_nothing_listens, receive_marked, Marks, Target, RECEIVE_BUFFER,
+};
 use crate::signals::StopFlag;
 use crate::wire::{Layout, Message};
 
@@ -71,7 +74,12 @@ pub enum UdpPingEvent {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum UdpOutcome {
     /// Back intact after this long; `out_of_order` when a later probe's echo came first.
-    Echoed { rtt: Duration, out_of_order: bool },
+    Echoed {
+        rtt: Duration,
+        out_of_order: bool,
+        /// The marking it came back with.
+        marks: Marks,
+    },
     /// No echo within the timeout (so far).
     Lost(Limit),
     /// The echo of a probe reported lost came after all, this long after it was sent.
@@ -105,6 +113,7 @@ pub fn run(
         .map_err(|why| anyhow::anyhow!("-s {}: {why}", options.size))?;
     let (socket, server) = connect_datagram(target)?;
     let size = options.size;
+    crate::net::check_fits(&socket, server, size, target.path())?;
     on_event(&UdpPingEvent::Started { server, size });
     let message = Message::new(Layout::Timed, 0, size);
     let mut run = Probing {
@@ -128,7 +137,7 @@ pub fn run(
             .is_none_or(|count| run.ledger.next_seq() <= count)
             && !stop.is_requested();
         if sending && now >= next_send {
-            run.send(&mut on_event);
+            run.send(&mut on_event)?;
             next_send += options.interval;
             if next_send < now {
                 // Fell behind (a pause of the whole process): go on from now, not in a burst.
@@ -167,6 +176,7 @@ pub fn run(
         seconds: run.started.elapsed().as_secs_f64(),
         latency_ms,
         jitter_ms,
+        path: PathReport::new(target.path(), run.ledger.path_seen().clone()),
     };
     Ok(Measured {
         report,
@@ -191,17 +201,25 @@ struct Probing {
 }
 
 impl Probing {
-    fn send(&mut self, on_event: &mut impl FnMut(&UdpPingEvent)) {
+    fn send(&mut self, on_event: &mut impl FnMut(&UdpPingEvent)) -> anyhow::Result<()> {
         let at = Instant::now();
         let datagram = self.ledger.next_datagram(at);
         match self.socket.send(datagram) {
             Ok(_) => trace_chunk(self.server, Direction::Sent, datagram),
             Err(err) if means_nothing_listens(&err) => self.nothing_listens(on_event),
+            Err(err) if crate::net::is_too_big(&err) => {
+                return Err(crate::net::too_big(
+                    (&self.socket).into(),
+                    self.server,
+                    self.size,
+                ))
+            }
             // A datagram the system would not send is a probe lost on the way.
             Err(err) => log::debug!("udp ping: could not send a probe: {err}"),
         }
         self.ledger.sent(at);
         self.last_sent = Some(at);
+        Ok(())
     }
 
     /// The system said nothing listens at the server: the probes on their way are lost (each at
@@ -242,11 +260,11 @@ impl Probing {
         let wait = until.saturating_duration_since(Instant::now());
         if !wait.is_zero() {
             self.socket.set_read_timeout(Some(wait))?;
-            match self.socket.recv(&mut self.buffer) {
-                Ok(len) => {
+            match receive_marked((&self.socket).into(), &mut self.buffer) {
+                Ok((len, marks)) => {
                     let arrived = Instant::now();
                     trace_chunk(self.server, Direction::Received, &self.buffer[..len]);
-                    let fate = self.ledger.receive(&self.buffer[..len], arrived);
+                    let fate = self.ledger.receive(&self.buffer[..len], arrived, marks);
                     self.tell(fate, on_event);
                 }
                 Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
@@ -273,10 +291,18 @@ impl Probing {
                 seq,
                 rtt,
                 out_of_order,
+                marks,
             } => {
                 self.rtts.record(rtt);
                 self.told_nothing_listens = false;
-                (seq, UdpOutcome::Echoed { rtt, out_of_order })
+                (
+                    seq,
+                    UdpOutcome::Echoed {
+                        rtt,
+                        out_of_order,
+                        marks,
+                    },
+                )
             }
             Fate::Lost { seq } => (seq, UdpOutcome::Lost(Limit::After(self.timeout))),
             // A probe carries its send time, so how late is always known.

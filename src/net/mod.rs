@@ -10,6 +10,7 @@
 
 mod datagram;
 mod listen;
+mod marking;
 mod stream;
 mod target;
 
@@ -20,8 +21,13 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 
 pub use datagram::NothingListening;
-pub(crate) use datagram::{connect_datagram, means_nothing_listens, RECEIVE_BUFFER};
+pub(crate) use datagram::{
+    aimed_at, check_fits, connect_datagram, is_too_big, means_nothing_listens, receive_marked,
+    too_big, RECEIVE_BUFFER,
+};
 pub(crate) use listen::listen_on_all;
+pub(crate) use marking::{class_name, classes_counted};
+pub use marking::{traffic_class_unsupported, Dscp, Ecn, Family, Fragmenting, Marks, PathOptions};
 pub(crate) use stream::{
     connect_with_timeouts, is_hang_up, read_full, send_all, turned_away, Answered, ShortRead,
     ShortReadCause,
@@ -46,22 +52,25 @@ pub(crate) fn resolve(host: &str, port: u16) -> anyhow::Result<Vec<SocketAddr>> 
 }
 
 /// Connects to the first of `addrs` that accepts, each attempt bounded by `timeout` (`None`:
-/// the operating system's own limit).
+/// the operating system's own limit), on a socket made with `path`'s options.
 ///
 /// The connection has `TCP_NODELAY` set: an echo client waits for each reply, and Nagle's
 /// algorithm would hold back a small write until the previous one is acknowledged.
 pub(crate) fn connect_to(
     addrs: &[SocketAddr],
     timeout: Option<Duration>,
+    path: &PathOptions,
 ) -> anyhow::Result<TcpStream> {
     let mut last_error = None;
     for &addr in addrs {
+        let socket = stream_socket(addr, path)?;
         let attempt = match timeout {
-            Some(limit) => TcpStream::connect_timeout(&addr, limit),
-            None => TcpStream::connect(addr),
+            Some(limit) => socket.connect_timeout(&addr.into(), limit),
+            None => socket.connect(&addr.into()),
         };
         match attempt {
-            Ok(stream) => {
+            Ok(()) => {
+                let stream: TcpStream = socket.into();
                 if let Ok(local) = stream.local_addr() {
                     if is_self_connection(local, addr) {
                         return Err(anyhow::Error::new(SelfConnection(addr)));
@@ -79,6 +88,39 @@ pub(crate) fn connect_to(
         Some((addr, err)) => Err(describe_connect_error(addr, err, timeout)),
         None => bail!("no address to connect to"),
     }
+}
+
+/// A stream socket for `server`, not yet connected, with `path`'s marking and source address.
+pub(crate) fn stream_socket(
+    server: SocketAddr,
+    path: &PathOptions,
+) -> anyhow::Result<socket2::Socket> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(
+        Domain::for_address(server),
+        Type::STREAM,
+        Some(Protocol::TCP),
+    )
+    .context("could not create a TCP socket")?;
+    prepare(&socket, server, path)?;
+    Ok(socket)
+}
+
+/// Applies `path` to a new socket for `server`: its marking, then its source address.
+pub(crate) fn prepare(
+    socket: &socket2::Socket,
+    server: SocketAddr,
+    path: &PathOptions,
+) -> anyhow::Result<()> {
+    crate::sys::datagram::set_marking(socket.into(), server.is_ipv6(), path.marking())
+        .context("could not mark the socket (--dscp, --ecn, --ttl, --df)")?;
+    if let Some(source) = path.source {
+        target::check_source(source, server)?;
+        socket
+            .bind(&source.into())
+            .with_context(|| format!("could not send from {source} (--source)"))?;
+    }
+    Ok(())
 }
 
 /// A connection whose two ends are one socket: TCP's simultaneous open lets a connect to a free

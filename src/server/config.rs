@@ -25,6 +25,8 @@ pub struct ServerConfig {
     pub access: Access,
     /// At most this many datagrams a second echoed to one source; `None`: no such limit.
     pub udp_rate_per_source: Option<u32>,
+    /// How UDP echoes are marked.
+    pub udp_marking: EchoMarking,
     /// How the log names a setting it points at (soc_server: its flags).
     pub names: SettingNames,
 }
@@ -39,7 +41,19 @@ impl Default for ServerConfig {
             udp: false,
             access: Access::default(),
             udp_rate_per_source: None,
+            udp_marking: EchoMarking::ServerDefault,
             names: Setting::field,
         }
     }
+}
+
+/// How a UDP echo is marked (its DSCP and ECN).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum EchoMarking {
+    /// As the server's socket sends anything: the system's default.
+    #[default]
+    ServerDefault,
+    /// With the marking its datagram arrived with (`--reflect-tos`), so that what comes back
+    /// tells what the whole round trip kept.
+    Reflected,
 }

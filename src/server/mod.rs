@@ -41,10 +41,10 @@ use client_limit::ClientLimit;
 use source_rates::SourceRates;
 use stats::{Counters, DatagramCounters};
 use thread_cache::ThreadCache;
-use udp::DatagramEcho;
+use udp::{DatagramEcho, Headers};
 
 pub use access::{parse_range, Access};
-pub use config::ServerConfig;
+pub use config::{EchoMarking, ServerConfig};
 pub use handles::{ServerProbe, ShutdownHandle};
 pub use inetd::{inetd, stderr_is_the_connection};
 pub use stats::{DatagramStats, StatsSnapshot};
@@ -98,8 +98,9 @@ impl Shared {
 /// A bound, listening echo server, not yet accepting.
 pub struct Server {
     shared: Arc<Shared>,
-    /// The UDP sockets, until `run` hands each to its thread.
-    datagram_sockets: Vec<UdpSocket>,
+    /// The UDP sockets, each with what it reports of a datagram's header, until `run` hands
+    /// each to its thread.
+    datagram_sockets: Vec<(UdpSocket, Headers)>,
 }
 
 impl Server {
@@ -204,6 +205,15 @@ impl Server {
             }
             datagram_addrs.push(addr);
         }
+        // Asked before any datagram can arrive: the socket is announced as soon as this returns.
+        let datagram_sockets: Vec<(UdpSocket, Headers)> = datagram_sockets
+            .into_iter()
+            .zip(&datagram_addrs)
+            .map(|(socket, &addr)| {
+                let headers = Headers::ask(&socket, addr, config.udp_marking);
+                (socket, headers)
+            })
+            .collect();
         if datagram_sockets.is_empty() && config.udp_rate_per_source.is_some() {
             let warning =
                 Hinted::new("{udp_rate_per_source} has no UDP echo to limit (-u serves one)");
@@ -223,7 +233,12 @@ impl Server {
             CLIENT_STACK_SIZE,
             move |job| serving.serve(job),
         );
-        let datagram_counters = config.udp.then(|| Arc::new(DatagramCounters::default()));
+        let datagram_counters = config.udp.then(|| {
+            Arc::new(match config.udp_marking {
+                EchoMarking::Reflected => DatagramCounters::counting_classes(),
+                EchoMarking::ServerDefault => DatagramCounters::default(),
+            })
+        });
         let room_for_clients = Server::room_for_clients(&config);
         Ok(Server {
             datagram_sockets,
@@ -323,10 +338,11 @@ impl Server {
         let datagram_threads: Vec<_> = std::mem::take(&mut self.datagram_sockets)
             .into_iter()
             .zip(self.shared.datagram_addrs.clone())
-            .filter_map(|(socket, addr)| {
+            .filter_map(|((socket, headers), addr)| {
                 let echo = DatagramEcho {
                     socket,
                     addr,
+                    headers,
                     counters: Arc::clone(self.shared.datagram_counters.as_ref()?),
                     access: self.shared.config.access.clone(),
                     source_rates: self.shared.source_rates.clone(),

@@ -88,9 +88,26 @@ pub(super) struct DatagramCounters {
     failed: AtomicU64,
     denied: AtomicU64,
     rate_limited: AtomicU64,
+    /// Datagrams by the traffic-class byte they arrived with, under `--reflect-tos`.
+    classes: Option<Box<[AtomicU64; 256]>>,
 }
 
 impl DatagramCounters {
+    /// Counters that also count datagrams by the marking they arrived with.
+    pub(super) fn counting_classes() -> DatagramCounters {
+        DatagramCounters {
+            classes: Some(Box::new(std::array::from_fn(|_| AtomicU64::new(0)))),
+            ..DatagramCounters::default()
+        }
+    }
+
+    /// A datagram arrived with the traffic-class byte `class`.
+    pub(super) fn arrived_with(&self, class: u8) {
+        if let Some(classes) = &self.classes {
+            classes[usize::from(class)].fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
     /// A datagram was dropped: its source is not allowed.
     pub(super) fn denied(&self) {
         self.denied.fetch_add(1, Ordering::Relaxed);
@@ -126,12 +143,18 @@ impl DatagramCounters {
             denied: self.denied.load(Ordering::Relaxed),
             rate_limited: self.rate_limited.load(Ordering::Relaxed),
             sources_tracked: None,
+            arrived_with: self.classes.as_ref().map(|classes| {
+                (0..=255u8)
+                    .map(|class| (class, classes[usize::from(class)].load(Ordering::Relaxed)))
+                    .filter(|&(_, count)| count > 0)
+                    .collect()
+            }),
         }
     }
 }
 
 /// A copy of the UDP echo's counters at one moment.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct DatagramStats {
     /// Datagrams sent back to their sender.
     pub echoed: u64,
@@ -149,10 +172,13 @@ pub struct DatagramStats {
     pub rate_limited: u64,
     /// Sources whose allowance is being tracked, under `--udp-rate-per-source`.
     pub sources_tracked: Option<usize>,
+    /// Datagrams by the traffic-class byte (DSCP and ECN) they arrived with, under
+    /// `--reflect-tos` (where the system says it).
+    pub arrived_with: Option<std::collections::BTreeMap<u8, u64>>,
 }
 
 /// A copy of the server's counters at one moment.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct StatsSnapshot {
     /// Clients being served right now.
     pub active: usize,
@@ -218,6 +244,13 @@ impl fmt::Display for StatsSnapshot {
             }
             if udp.sources_tracked.is_some() {
                 write!(f, ", {} over the rate per source", udp.rate_limited)?;
+            }
+            if let Some(classes) = &udp.arrived_with {
+                write!(
+                    f,
+                    "; arrived marked {}",
+                    crate::net::classes_counted(classes)
+                )?;
             }
         }
         Ok(())

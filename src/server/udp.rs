@@ -14,11 +14,15 @@ use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
+use log::{debug, warn};
+
 use super::access::Access;
+use super::config::EchoMarking;
 use super::source_rates::SourceRates;
 use super::stats::DatagramCounters;
 use crate::dump::{trace_chunk, Direction};
 use crate::logging::{RateLimited, WARNING_INTERVAL};
+use crate::sys::datagram::{self as sys, Arrival};
 
 /// The largest datagram UDP carries over IPv6 (over IPv4: 65 507), with a byte to spare to tell
 /// that nothing was cut off.
@@ -86,6 +90,8 @@ impl Refusal {
 pub(super) struct DatagramEcho {
     pub(super) socket: UdpSocket,
     pub(super) addr: SocketAddr,
+    /// What the socket reports of each datagram's header, and what is done with it.
+    pub(super) headers: Headers,
     pub(super) counters: Arc<DatagramCounters>,
     /// Who may be echoed to.
     pub(super) access: Access,
@@ -94,22 +100,115 @@ pub(super) struct DatagramEcho {
     pub(super) stopping: Arc<AtomicBool>,
 }
 
+/// What the echo asks the system to report of each datagram, and what it does with it.
+#[derive(Debug, Default)]
+pub(super) struct Headers {
+    /// The socket is on a wildcard address: each echo leaves from the address its datagram was
+    /// sent to, which the system reports.
+    answer_from_destination: bool,
+    /// `--reflect-tos`: each echo leaves with its datagram's traffic class.
+    reflect: bool,
+    /// The traffic class the socket sends with now (set only when it changes).
+    class_now: u8,
+}
+
+impl Headers {
+    fn any(&self) -> bool {
+        self.answer_from_destination || self.reflect
+    }
+}
+
+impl Headers {
+    /// Asks the system for what the echo on `socket` (at `addr`) needs of each datagram's
+    /// header; says what it cannot have.
+    pub(super) fn ask(socket: &UdpSocket, addr: SocketAddr, marking: EchoMarking) -> Headers {
+        let v6 = addr.is_ipv6();
+        let mut answer_from_destination = addr.ip().is_unspecified();
+        if answer_from_destination {
+            if let Err(err) = sys::report_destination(socket.into(), v6) {
+                warn!(
+                    "udp {addr}: answers may leave from another address than the one asked, \
+                     which connected clients, NATs and firewalls drop: {err}"
+                );
+                answer_from_destination = false;
+            }
+        }
+        let reflect = marking == EchoMarking::Reflected;
+        if reflect && !sys::report_marks(socket.into(), v6).tos {
+            warn!(
+                "udp {addr}: this system does not say what marking a datagram arrived with: \
+                 echoes leave with the server's own"
+            );
+        }
+        Headers {
+            answer_from_destination,
+            reflect,
+            class_now: 0,
+        }
+    }
+}
+
 impl DatagramEcho {
+    /// Receives one datagram, with what the echo needs of its header.
+    fn receive(
+        &self,
+        buffer: &mut [u8],
+        headers: &Headers,
+    ) -> io::Result<(usize, SocketAddr, Arrival)> {
+        match headers.any() {
+            true => sys::receive(socket2::SockRef::from(&self.socket), buffer),
+            false => self
+                .socket
+                .recv_from(buffer)
+                .map(|(len, peer)| (len, peer, Arrival::default())),
+        }
+    }
+
+    /// Sends the echo of `datagram` to `peer`, from the address it was sent to and with the
+    /// marking it came with, as `headers` ask.
+    fn answer(
+        &self,
+        datagram: &[u8],
+        peer: SocketAddr,
+        arrival: &Arrival,
+        headers: &mut Headers,
+    ) -> io::Result<usize> {
+        if let Some(class) = arrival.tos {
+            self.counters.arrived_with(class);
+            if headers.reflect && class != headers.class_now {
+                let marking = sys::Marking {
+                    tos: Some(class),
+                    ..sys::Marking::default()
+                };
+                sys::set_marking((&self.socket).into(), self.addr.is_ipv6(), marking)?;
+                headers.class_now = class;
+            }
+        }
+        match arrival
+            .destination
+            .filter(|_| headers.answer_from_destination)
+        {
+            Some(from) => sys::send_from((&self.socket).into(), datagram, peer, from),
+            None => self.socket.send_to(datagram, peer),
+        }
+    }
+
     /// Echoes datagrams until the server shuts down. Errors of one datagram never stop it.
-    pub(super) fn run(self) {
+    pub(super) fn run(mut self) {
         let mut buffer = vec![0u8; LARGEST_DATAGRAM];
         let mut refusals = RateLimited::new(WARNING_INTERVAL);
         let mut failures = RateLimited::new(WARNING_INTERVAL);
         let mut denials = RateLimited::new(WARNING_INTERVAL);
         let mut over_rate = RateLimited::new(WARNING_INTERVAL);
         let own_port = self.addr.port();
+        let mut headers = std::mem::take(&mut self.headers);
         loop {
-            let received = self.socket.recv_from(&mut buffer);
+            let received = self.receive(&mut buffer, &headers);
             if self.stopping.load(Ordering::SeqCst) {
                 // The shutdown's own wake-up datagram, or the last one before it: not echoed.
                 return;
             }
-            let (len, peer) = match received {
+            let (len, peer, arrival) = match received {
                 Ok(received) => received,
                 Err(err) => {
                     self.counters.failed();
@@ -158,7 +257,13 @@ impl DatagramEcho {
                 }
             }
             trace_chunk(peer, Direction::Received, datagram);
-            match self.socket.send_to(datagram, peer) {
+            if let (true, Some(class)) = (headers.reflect, arrival.tos) {
+                debug!(
+                    "udp {peer}: {len} bytes arrived marked {}",
+                    crate::net::class_name(class)
+                );
+            }
+            match self.answer(datagram, peer, &arrival, &mut headers) {
                 Ok(_) => self.counters.echoed(len as u64),
                 Err(err) => {
                     self.counters.failed();

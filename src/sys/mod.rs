@@ -7,6 +7,7 @@
 
 use std::io;
 
+pub(crate) mod datagram;
 #[cfg(unix)]
 mod unix;
 #[cfg(unix)]
@@ -101,6 +102,15 @@ pub(crate) fn claim_datagram_port(socket: &socket2::Socket) -> io::Result<()> {
 /// interrupt the echo of every other; `SIO_UDP_CONNRESET` switched off stops that.
 pub(crate) fn ignore_port_unreachable(socket: &socket2::Socket) -> io::Result<()> {
     imp::ignore_port_unreachable(socket)
+}
+
+/// The raw error a non-blocking connect returns while its handshake goes on, where it is not
+/// `WouldBlock` (Unix's EINPROGRESS).
+pub(crate) fn connect_in_progress() -> Option<i32> {
+    #[cfg(unix)]
+    return Some(libc::EINPROGRESS);
+    #[cfg(windows)]
+    return None;
 }
 
 /// A socket a service manager handed over (systemd's socket activation): a listening stream

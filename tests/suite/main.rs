@@ -20,6 +20,7 @@ mod measure;
 mod metrics;
 mod monitor;
 mod objectives;
+mod path;
 mod per_source;
 mod ping;
 mod python_interop;

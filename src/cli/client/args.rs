@@ -12,6 +12,7 @@ use super::super::{
 };
 use crate::limits::Limit;
 use crate::measure::slo::{self, Objective};
+use crate::net::{Dscp, Ecn};
 
 /// `--slo`'s list, as one value (clap would take a `Vec` for several).
 #[derive(Debug, Clone)]
@@ -31,20 +32,21 @@ fn parse_objectives(text: &str) -> Result<Objectives, String> {
 ///
 /// Exit codes: 0 success, 1 failure (connection, timeout, echo differs or lost), 2 usage error.
 #[derive(Debug, Parser)]
-// Negative numbers are values (and then invalid ones), not unknown flags.
-#[command(name = "soc_client", version, allow_negative_numbers = true, after_help = UNITS)]
+// Negative numbers are values of the options that take numbers (and then invalid ones), not
+// unknown flags; not of HOST and PORT, so that -4 and -6 stay flags.
+#[command(name = "soc_client", version, after_help = UNITS)]
 pub(super) struct Args {
     #[command(flatten)]
     pub(super) endpoint: Endpoint,
 
     /// Give up connecting after this long (0: the system's own limit)
     #[arg(long, value_name = "SECS", default_value = "5", value_parser = parse_limit, global = true,
-          help_heading = "Connection")]
+          help_heading = "Connection", allow_negative_numbers = true)]
     pub(super) connect_timeout: Limit,
 
     /// Give up when an echo makes no progress for this long (0: wait forever)
     #[arg(long, value_name = "SECS", default_value = "10", value_parser = parse_limit, global = true,
-          help_heading = "Connection")]
+          help_heading = "Connection", allow_negative_numbers = true)]
     pub(super) timeout: Limit,
 
     /// Send TEXT as one line, print the echo, exit 0 if it came back unchanged (standard input
@@ -61,8 +63,11 @@ pub(super) struct Args {
     /// With -u and piped input: the most bytes in one datagram (each ends at a line end where
     /// there is one)
     #[arg(short, long, value_name = "BYTES", default_value = "1400", requires = "udp",
-          value_parser = parse_size)]
+          value_parser = parse_size, allow_negative_numbers = true)]
     pub(super) size: u64,
+
+    #[command(flatten)]
+    pub(super) path: PathArgs,
 
     /// Write soc_client's manual page (man) or a shell's completions to standard output, then
     /// exit
@@ -76,15 +81,67 @@ pub(super) struct Args {
     pub(super) command: Option<Command>,
 }
 
+/// What the client asks of its packets' path, in every mode.
+#[derive(Debug, ClapArgs)]
+pub(super) struct PathArgs {
+    /// Mark every packet with this DSCP: a name (EF, AF11 to AF43, CS0 to CS7, VA, LE) or 0 to
+    /// 63; over UDP the summary says what the echoes came back with
+    #[arg(long, value_name = "DSCP", global = true, help_heading = "Path")]
+    pub(super) dscp: Option<Dscp>,
+
+    /// UDP: mark every datagram with this ECN code point: not-ect, ect0, ect1 or ce (TCP sets
+    /// its own)
+    #[arg(long, value_name = "CODE", global = true, help_heading = "Path")]
+    pub(super) ecn: Option<Ecn>,
+
+    /// Send with this TTL (hop limit over IPv6), 1 to 255
+    #[arg(long, value_name = "N", global = true, help_heading = "Path",
+          value_parser = whole_in(1, 255), allow_negative_numbers = true)]
+    pub(super) ttl: Option<u64>,
+
+    /// UDP: never fragment a datagram; one too big for the path fails with its size (and the
+    /// path MTU where the system says it)
+    #[arg(long, global = true, help_heading = "Path")]
+    pub(super) df: bool,
+
+    /// Use IPv4 only (when the host's name has both)
+    #[arg(
+        short = '4',
+        global = true,
+        conflicts_with = "ipv6",
+        help_heading = "Path"
+    )]
+    pub(super) ipv4: bool,
+
+    /// Use IPv6 only (when the host's name has both)
+    #[arg(short = '6', global = true, help_heading = "Path")]
+    pub(super) ipv6: bool,
+
+    /// Send from this local address, and port if given (as nc -s and ping -I)
+    #[arg(long, value_name = "ADDR[:PORT]", global = true, help_heading = "Path",
+          value_parser = parse_source, allow_negative_numbers = true)]
+    pub(super) source: Option<std::net::SocketAddr>,
+}
+
+/// Reads `--source`: an address, with a port or not (`127.0.0.2`, `[::1]:5000`).
+fn parse_source(text: &str) -> Result<std::net::SocketAddr, String> {
+    let text = text.trim();
+    if let Ok(ip) = text.parse::<std::net::IpAddr>() {
+        return Ok(std::net::SocketAddr::new(ip, 0));
+    }
+    text.parse::<std::net::SocketAddr>()
+        .map_err(|_| format!("'{text}' is not a local address (127.0.0.2, ::1, 192.0.2.7:5000)"))
+}
+
 #[derive(Debug, Subcommand)]
 pub(super) enum Command {
     /// Measure round trips like ping(8): over one connection, with --connect the TCP handshake,
     /// with -u as datagrams; Ctrl-C prints the summary
-    #[command(allow_negative_numbers = true, after_help = UNITS)]
+    #[command(after_help = UNITS)]
     Ping(PingArgs),
     /// Load the server and report: closed-loop round trips, --rate open loop (TCP, or -u UDP),
     /// or --stream one verified stream
-    #[command(allow_negative_numbers = true, after_help = UNITS)]
+    #[command(after_help = UNITS)]
     Bench(BenchArgs),
     /// Merge the JSON reports of several runs of one mode (or their --hlog files) into one
     /// report: counts summed, histograms added, percentiles from the sum
@@ -92,7 +149,7 @@ pub(super) enum Command {
     Merge(MergeArgs),
     /// Probe many targets continuously (TCP echo, TCP handshake, UDP echo) until Ctrl-C, with a
     /// line or an NDJSON record per probe and metrics for Prometheus
-    #[command(allow_negative_numbers = true, after_help = TARGETS)]
+    #[command(after_help = TARGETS)]
     Monitor(MonitorArgs),
 }
 
@@ -107,7 +164,7 @@ pub(super) struct MergeArgs {
     pub(super) json: bool,
 
     /// Objectives the merged run is held to, as for bench (exit 3 when one is missed)
-    #[arg(long, value_name = "LIST", value_parser = parse_objectives)]
+    #[arg(long, value_name = "LIST", value_parser = parse_objectives, allow_negative_numbers = true)]
     pub(super) slo: Option<Objectives>,
 
     /// Write the merged latency histogram to FILE (.hgrm)
@@ -151,25 +208,25 @@ pub(super) struct MonitorArgs {
     pub(super) targets_file: Option<PathBuf>,
 
     /// Seconds from one probe of a target to its next (the targets' probes spread over it)
-    #[arg(short, long, value_name = "SECS", default_value = "1", value_parser = parse_positive_secs)]
+    #[arg(short, long, value_name = "SECS", default_value = "1", value_parser = parse_positive_secs, allow_negative_numbers = true)]
     pub(super) interval: Duration,
 
     /// Payload bytes per echo probe (over UDP 16 at least)
-    #[arg(short, long, value_name = "SIZE", default_value = "56", value_parser = size_in(1, u64::MAX))]
+    #[arg(short, long, value_name = "SIZE", default_value = "56", value_parser = size_in(1, u64::MAX), allow_negative_numbers = true)]
     pub(super) size: u64,
 
     /// A target is down after N probes in a row failed, up again at the first that succeeds
-    #[arg(long, value_name = "N", default_value_t = 3, value_parser = whole_in(1, u32::MAX.into()))]
+    #[arg(long, value_name = "N", default_value_t = 3, value_parser = whole_in(1, u32::MAX.into()), allow_negative_numbers = true)]
     pub(super) down_after: u64,
 
     /// Stop probing after COUNT probes of each target (default: until Ctrl-C); with --metrics,
     /// the final counts stay served until Ctrl-C
-    #[arg(short, long, value_name = "COUNT", value_parser = whole_in(1, u64::MAX))]
+    #[arg(short, long, value_name = "COUNT", value_parser = whole_in(1, u64::MAX), allow_negative_numbers = true)]
     pub(super) count: Option<u64>,
 
     /// Serve metrics for Prometheus at http://ADDR/metrics (port 0: any free one, said on the
     /// first line)
-    #[arg(long, value_name = "ADDR", value_parser = parse_socket_addr)]
+    #[arg(long, value_name = "ADDR", value_parser = parse_socket_addr, allow_negative_numbers = true)]
     pub(super) metrics: Option<std::net::SocketAddr>,
 
     #[command(flatten)]
@@ -195,16 +252,16 @@ pub(super) struct PingArgs {
     pub(super) endpoint: EndpointAfter,
 
     /// Stop after COUNT probes (default: until Ctrl-C)
-    #[arg(short, long, value_name = "COUNT", value_parser = whole_in(1, u64::MAX))]
+    #[arg(short, long, value_name = "COUNT", value_parser = whole_in(1, u64::MAX), allow_negative_numbers = true)]
     pub(super) count: Option<u64>,
 
     /// Seconds from one probe to the next
-    #[arg(short, long, value_name = "SECS", default_value = "1", value_parser = parse_secs)]
+    #[arg(short, long, value_name = "SECS", default_value = "1", value_parser = parse_secs, allow_negative_numbers = true)]
     pub(super) interval: Duration,
 
     /// Payload bytes per probe (over UDP 16 at least: its number and send time)
     #[arg(short, long, value_name = "SIZE", default_value = "56", conflicts_with = "connect",
-          value_parser = size_in(1, u64::MAX))]
+          value_parser = size_in(1, u64::MAX), allow_negative_numbers = true)]
     pub(super) size: u64,
 
     /// Time TCP handshakes instead: each probe opens a new connection and closes it, sending
@@ -223,7 +280,7 @@ pub(super) struct PingArgs {
 
     /// Objectives the run is held to, by commas: METRIC OP VALUE, e.g. p99<=2ms,loss<0.1%
     /// (exit 3 when one is missed)
-    #[arg(long, value_name = "LIST", value_parser = parse_objectives)]
+    #[arg(long, value_name = "LIST", value_parser = parse_objectives, allow_negative_numbers = true)]
     pub(super) slo: Option<Objectives>,
 
     #[command(flatten)]
@@ -268,30 +325,30 @@ pub(super) struct BenchArgs {
 
     /// Connections, each with one message in flight (with -u: sockets)
     #[arg(short, long, value_name = "CONNECTIONS", default_value_t = 50,
-          value_parser = whole_in(1, 100_000))]
+          value_parser = whole_in(1, 100_000), allow_negative_numbers = true)]
     pub(super) connections: u64,
 
     /// Bytes per message (with -u: per datagram, 8 at least)
     #[arg(short, long, value_name = "SIZE", default_value = "64",
-          value_parser = size_in(1, u64::MAX))]
+          value_parser = size_in(1, u64::MAX), allow_negative_numbers = true)]
     pub(super) size: u64,
 
     /// Seconds to measure (more than 0)
-    #[arg(short, long, value_name = "SECONDS", default_value = "10", value_parser = parse_positive_secs)]
+    #[arg(short, long, value_name = "SECONDS", default_value = "10", value_parser = parse_positive_secs, allow_negative_numbers = true)]
     pub(super) duration: Duration,
 
     /// Seconds to run before measuring
-    #[arg(long, value_name = "SECONDS", default_value = "1", value_parser = parse_secs)]
+    #[arg(long, value_name = "SECONDS", default_value = "1", value_parser = parse_secs, allow_negative_numbers = true)]
     pub(super) warmup: Duration,
 
     /// Instead of ping-pong: stream BYTES (e.g. 256M) on one connection, verify, report MB/s
     #[arg(long, value_name = "BYTES", value_parser = size_in(1, u64::MAX),
-          conflicts_with_all = ["connections", "size", "duration", "warmup", "threads"])]
+          conflicts_with_all = ["connections", "size", "duration", "warmup", "threads"], allow_negative_numbers = true)]
     pub(super) stream: Option<u64>,
 
     /// Open loop: RATE messages a second in all (5000, 10k, 1.5M), each sent at its time whether
     /// or not earlier echoes are back; latency counts from each message's scheduled time
-    #[arg(long, value_name = "RATE", value_parser = parse_rate, conflicts_with = "stream")]
+    #[arg(long, value_name = "RATE", value_parser = parse_rate, conflicts_with = "stream", allow_negative_numbers = true)]
     pub(super) rate: Option<f64>,
 
     /// Datagrams instead, with --rate: -c sockets, -s bytes each; lost, late, duplicated,
@@ -302,7 +359,7 @@ pub(super) struct BenchArgs {
     /// Event-loop threads driving the connections [default: 1, which leaves the other cores to a
     /// local server; with --rate, as many as the rate needs on this machine, said on standard
     /// error]
-    #[arg(short, long, value_name = "N", value_parser = whole_in(1, 256))]
+    #[arg(short, long, value_name = "N", value_parser = whole_in(1, 256), allow_negative_numbers = true)]
     pub(super) threads: Option<u64>,
 
     /// Print the report as one JSON object on standard output
@@ -311,7 +368,7 @@ pub(super) struct BenchArgs {
 
     /// Objectives the run is held to, by commas: METRIC OP VALUE, e.g. p99<=2ms,rate>=99%
     /// (exit 3 when one is missed)
-    #[arg(long, value_name = "LIST", value_parser = parse_objectives)]
+    #[arg(long, value_name = "LIST", value_parser = parse_objectives, allow_negative_numbers = true)]
     pub(super) slo: Option<Objectives>,
 
     #[command(flatten)]

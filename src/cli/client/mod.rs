@@ -26,6 +26,7 @@ use crate::measure::slo;
 use crate::measure::stream::StreamOptions;
 use crate::measure::udp_ping::UdpPingOptions;
 use crate::measure::{Probes, Workload};
+use crate::net::{Family, Fragmenting, PathOptions};
 use crate::wire::{Layout, MAX_DATAGRAM};
 use args::{Args, BenchArgs, Command, MonitorArgs, PingArgs};
 
@@ -36,6 +37,8 @@ pub struct ClientRequest {
     pub host: String,
     pub port: u16,
     pub connect_timeout: Limit,
+    /// What the client asks of its packets' path.
+    pub path: PathOptions,
     pub verbosity: Verbosity,
     pub transport: Transport,
     pub mode: ClientMode,
@@ -160,13 +163,16 @@ fn build(mut args: Args) -> Result<ClientRequest, clap::Error> {
         false => Transport::Tcp,
     };
     let (host, port) = args.endpoint.resolve().map_err(usage)?;
+    let path = path_options(&args)?;
     let timeout = args.timeout;
     let mode = match (args.generate, args.command, args.message) {
         (Some(kind), _, _) => ClientMode::Generate(kind),
-        (None, Some(Command::Ping(ping)), _) => ping_mode(ping, args.udp, timeout, args.verbosity)?,
+        (None, Some(Command::Ping(ping)), _) => {
+            ping_mode(ping, args.udp, timeout, args.verbosity, &path)?
+        }
         (None, Some(Command::Bench(bench)), _) => bench_mode(bench, args.udp, timeout)?,
         (None, Some(Command::Monitor(monitor)), _) => {
-            monitor_mode(monitor, args.udp, timeout, args.verbosity)?
+            monitor_mode(monitor, args.udp, timeout, args.verbosity, &path)?
         }
         (None, Some(Command::Merge(merge)), _) => ClientMode::Merge(MergeRequest {
             files: merge.files,
@@ -190,9 +196,56 @@ fn build(mut args: Args) -> Result<ClientRequest, clap::Error> {
         host,
         port,
         connect_timeout: args.connect_timeout,
+        path,
         verbosity: args.verbosity,
         transport,
         mode,
+    })
+}
+
+/// What `--dscp` and the other path flags ask, checked against the mode and the system.
+fn path_options(args: &Args) -> Result<PathOptions, clap::Error> {
+    let given = &args.path;
+    if given.dscp.is_some() || given.ecn.is_some() {
+        if let Some(why) = crate::net::traffic_class_unsupported() {
+            return Err(usage(format!(
+                "--dscp and --ecn are not available on this system: {why}"
+            )));
+        }
+    }
+    let udp_anywhere = args.udp
+        || match &args.command {
+            Some(Command::Ping(ping)) => ping.udp,
+            Some(Command::Bench(bench)) => bench.udp,
+            Some(Command::Monitor(_)) => true,
+            Some(Command::Merge(_)) | None => false,
+        };
+    if given.df && !udp_anywhere {
+        return Err(usage(
+            "--df applies to UDP datagrams (-u, or monitor's udp:// targets); TCP finds the \
+             path MTU itself",
+        ));
+    }
+    if given.ecn.is_some() && !udp_anywhere {
+        return Err(usage(
+            "--ecn applies to UDP datagrams (-u, or monitor's udp:// targets): TCP sets the ECN \
+             bits itself, as it negotiates ECN",
+        ));
+    }
+    Ok(PathOptions {
+        dscp: given.dscp,
+        ecn: given.ecn,
+        ttl: given.ttl.map(|ttl| ttl as u8),
+        fragmenting: match given.df {
+            true => Fragmenting::Forbidden,
+            false => Fragmenting::Allowed,
+        },
+        family: match (given.ipv4, given.ipv6) {
+            (true, _) => Family::V4,
+            (_, true) => Family::V6,
+            _ => Family::Any,
+        },
+        source: given.source,
     })
 }
 
@@ -222,6 +275,7 @@ fn ping_mode(
     udp: bool,
     timeout: Limit,
     verbosity: Verbosity,
+    path: &PathOptions,
 ) -> Result<ClientMode, clap::Error> {
     // `soc_client -u ping` means `soc_client ping -u`.
     let udp = udp || ping.udp;
@@ -278,6 +332,7 @@ fn ping_mode(
         lines: ProbeLines {
             timestamps: ping.output.timestamps,
             ndjson: ping.output.ndjson,
+            marks: path.marks() || verbosity.verbose > 0,
         },
         report: ReportOptions {
             shown,
@@ -292,6 +347,7 @@ fn monitor_mode(
     udp: bool,
     timeout: Limit,
     verbosity: Verbosity,
+    path: &PathOptions,
 ) -> Result<ClientMode, clap::Error> {
     if udp {
         return Err(usage(
@@ -329,10 +385,12 @@ fn monitor_mode(
             size,
             down_after: monitor.down_after as u32,
             count: monitor.count,
+            path: *path,
         },
         lines: ProbeLines {
             timestamps: monitor.output.timestamps,
             ndjson: monitor.output.ndjson,
+            marks: path.marks() || verbosity.verbose > 0,
         },
         metrics: monitor.metrics,
         quiet: verbosity.quiet,

@@ -137,6 +137,13 @@ impl Session<'_> {
         match self.socket.send(&line) {
             Ok(_) => trace_chunk(self.server, Direction::Sent, &line),
             Err(err) if means_nothing_listens(&err) => bail!(NothingListening(self.server)),
+            Err(err) if crate::net::is_too_big(&err) => {
+                return Err(crate::net::too_big(
+                    (&self.socket).into(),
+                    self.server,
+                    line.len(),
+                ))
+            }
             Err(err) => {
                 return Err(anyhow::Error::new(err)
                     .context(format!("could not send to udp {}", self.server)))

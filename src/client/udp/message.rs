@@ -30,6 +30,7 @@ pub fn message(
         .context("could not set the socket timeout")?;
     let mut line = options.text.as_bytes().to_vec();
     line.push(b'\n');
+    crate::net::check_fits(&socket, server, line.len(), target.path())?;
     let mut buffer = vec![0u8; RECEIVE_BUFFER];
     for attempt in 1..=TRIES {
         if attempt > 1 {
@@ -42,6 +43,9 @@ pub fn message(
         match socket.send(&line) {
             Ok(_) => trace_chunk(server, Direction::Sent, &line),
             Err(err) if means_nothing_listens(&err) => bail!(NothingListening(server)),
+            Err(err) if crate::net::is_too_big(&err) => {
+                return Err(crate::net::too_big((&socket).into(), server, line.len()))
+            }
             Err(err) => {
                 return Err(
                     anyhow::Error::new(err).context(format!("could not send to udp {server}"))

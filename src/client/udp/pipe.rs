@@ -226,6 +226,13 @@ fn send_datagrams(
                 Err(err) if means_nothing_listens(&err) => {
                     return Err(anyhow::Error::new(NothingListening(server)))
                 }
+                Err(err) if crate::net::is_too_big(&err) => {
+                    return Err(crate::net::too_big(
+                        (&socket).into(),
+                        server,
+                        datagram.len(),
+                    ))
+                }
                 Err(err) => {
                     return Err(
                         anyhow::Error::new(err).context(format!("could not send to udp {server}"))

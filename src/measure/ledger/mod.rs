@@ -23,7 +23,9 @@ mod jitter;
 
 pub(crate) use jitter::Jitter;
 
+use super::path::PathSeen;
 use super::report::DatagramCounts;
+use crate::net::Marks;
 use crate::wire::{Layout, Message};
 
 /// How long a decided record is kept after the datagram was sent, in timeouts: an echo within
@@ -44,6 +46,8 @@ pub(crate) enum Fate {
         seq: u64,
         rtt: Duration,
         out_of_order: bool,
+        /// The marking it came back with.
+        marks: Marks,
     },
     /// No echo within the timeout (so far).
     Lost { seq: u64 },
@@ -102,6 +106,8 @@ pub(crate) struct Ledger {
     counted: Range<u64>,
     counts: DatagramCounts,
     jitter: Jitter,
+    /// The marking the counted echoes came back with.
+    path: PathSeen,
 }
 
 impl Ledger {
@@ -124,6 +130,7 @@ impl Ledger {
             counted: 0..u64::MAX,
             counts: DatagramCounts::default(),
             jitter: Jitter::default(),
+            path: PathSeen::default(),
         }
     }
 
@@ -226,8 +233,14 @@ impl Ledger {
         }
     }
 
-    /// Decides what an arriving `datagram` is, counts it and returns it.
-    pub(crate) fn receive(&mut self, datagram: &[u8], arrived: Instant) -> Fate {
+    /// The marking the counted echoes came back with.
+    pub(crate) fn path_seen(&self) -> &PathSeen {
+        &self.path
+    }
+
+    /// Decides what an arriving `datagram` (which arrived with `marks`) is, counts it and
+    /// returns it.
+    pub(crate) fn receive(&mut self, datagram: &[u8], arrived: Instant, marks: Marks) -> Fate {
         let stamp = match self.layout.read(datagram) {
             Some(stamp) if stamp.seq < self.next => stamp,
             _ => return self.stray(datagram.len()),
@@ -276,11 +289,13 @@ impl Ledger {
                 count.out_of_order = u64::from(out_of_order);
                 if counted {
                     self.jitter.arrive(after);
+                    self.path.add(marks);
                 }
                 Fate::Echoed {
                     seq,
                     rtt: after,
                     out_of_order,
+                    marks,
                 }
             }
             State::Lost => {

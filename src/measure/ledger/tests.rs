@@ -28,7 +28,7 @@ fn every_fate_is_told_apart_and_counted_once() {
     let datagrams: Vec<Vec<u8>> = (0..6).map(|i| send(&mut ledger, start, ms(i))).collect();
     // 2 comes before 1: 1 is out of order.
     assert!(matches!(
-        ledger.receive(&datagrams[1], start + ms(5)),
+        ledger.receive(&datagrams[1], start + ms(5), Marks::default()),
         Fate::Echoed {
             seq: 2,
             out_of_order: false,
@@ -36,7 +36,7 @@ fn every_fate_is_told_apart_and_counted_once() {
         }
     ));
     assert!(matches!(
-        ledger.receive(&datagrams[0], start + ms(6)),
+        ledger.receive(&datagrams[0], start + ms(6), Marks::default()),
         Fate::Echoed {
             seq: 1,
             out_of_order: true,
@@ -44,13 +44,13 @@ fn every_fate_is_told_apart_and_counted_once() {
         }
     ));
     assert!(matches!(
-        ledger.receive(&datagrams[0], start + ms(7)),
+        ledger.receive(&datagrams[0], start + ms(7), Marks::default()),
         Fate::Duplicate { seq: 1, .. }
     ));
     let mut altered = datagrams[2].clone();
     altered[20] ^= 1;
     assert_eq!(
-        ledger.receive(&altered, start + ms(8)),
+        ledger.receive(&altered, start + ms(8), Marks::default()),
         Fate::Corrupted {
             seq: 3,
             differing: 1
@@ -60,11 +60,11 @@ fn every_fate_is_told_apart_and_counted_once() {
     let mut retimed = datagrams[3].clone();
     retimed[15] ^= 1;
     assert!(matches!(
-        ledger.receive(&retimed, start + ms(8)),
+        ledger.receive(&retimed, start + ms(8), Marks::default()),
         Fate::Corrupted { seq: 4, .. }
     ));
     assert_eq!(
-        ledger.receive(b"xyz", start + ms(9)),
+        ledger.receive(b"xyz", start + ms(9), Marks::default()),
         Fate::Stray { bytes: 3 }
     );
     // 5 and 6 pass their timeout; 6's echo comes after all.
@@ -73,7 +73,7 @@ fn every_fate_is_told_apart_and_counted_once() {
     assert_eq!(lost, [Fate::Lost { seq: 5 }, Fate::Lost { seq: 6 }]);
     assert!(!ledger.awaiting());
     assert!(matches!(
-        ledger.receive(&datagrams[5], start + ms(160)),
+        ledger.receive(&datagrams[5], start + ms(160), Marks::default()),
         Fate::Late {
             seq: 6,
             after: Some(_)
@@ -96,20 +96,20 @@ fn an_intact_echo_older_than_the_records_is_late_or_a_duplicate_never_corrupted(
     let start = ledger.epoch;
     let lost = send(&mut ledger, start, Duration::ZERO);
     let answered = send(&mut ledger, start, Duration::ZERO);
-    ledger.receive(&answered, start);
+    ledger.receive(&answered, start, Marks::default());
     ledger.expire(start + TIMEOUT * 3, |_| {});
     assert_eq!(ledger.counts().lost, 1);
     // Both records are forgotten now.
     assert_eq!(ledger.records.len(), 0);
     assert_eq!(
-        ledger.receive(&lost, start + TIMEOUT * 4),
+        ledger.receive(&lost, start + TIMEOUT * 4, Marks::default()),
         Fate::Late {
             seq: 1,
             after: Some(TIMEOUT * 4)
         }
     );
     assert_eq!(
-        ledger.receive(&answered, start + TIMEOUT * 4),
+        ledger.receive(&answered, start + TIMEOUT * 4, Marks::default()),
         Fate::Duplicate {
             seq: 2,
             after: Some(TIMEOUT * 4)
@@ -128,7 +128,7 @@ fn an_intact_echo_older_than_the_records_is_late_or_a_duplicate_never_corrupted(
     let mut altered = lost.clone();
     altered[30] ^= 1;
     assert!(matches!(
-        ledger.receive(&altered, start + TIMEOUT * 4),
+        ledger.receive(&altered, start + TIMEOUT * 4, Marks::default()),
         Fate::Corrupted { seq: 1, .. }
     ));
 }
@@ -140,8 +140,8 @@ fn only_the_counted_range_is_counted() {
     ledger.count_only(2..3);
     let first = send(&mut ledger, start, Duration::ZERO);
     let second = send(&mut ledger, start, Duration::ZERO);
-    ledger.receive(&first, start);
-    ledger.receive(&second, start);
+    ledger.receive(&first, start, Marks::default());
+    ledger.receive(&second, start, Marks::default());
     let counts = ledger.counts();
     assert_eq!((counts.sent, counts.echoed), (1, 1));
 }

@@ -32,6 +32,7 @@ pub use published::{Buckets, Published, TargetMetrics, LATENESS_BUCKETS, RTT_BUC
 use resolver::Resolver;
 pub use target::{targets_in, Proto, TargetSpec};
 
+use super::path::PathReport;
 use super::ping::RoundTrips;
 use super::record::{Outcome, ProbeRecord};
 use super::report::{percent, ConnectReport, PingReport, Report, UdpPingReport};
@@ -63,6 +64,8 @@ pub struct MonitorOptions {
     pub down_after: u32,
     /// Probes per target, then the run ends; `None` runs until stopped.
     pub count: Option<u64>,
+    /// What every probe's packets ask of the path (marking, source, family).
+    pub path: crate::net::PathOptions,
 }
 
 /// What a monitor reports as it goes.
@@ -135,7 +138,7 @@ pub fn run(
     let waker_token = Token(targets.len() * SLOTS);
     let alarm_token = Token(targets.len() * SLOTS + 1);
     let waker = Arc::new(Waker::new(poll.registry(), waker_token)?);
-    let resolver = Resolver::start(waker)?;
+    let resolver = Resolver::start(waker, options.path.family)?;
     let mut alarm =
         Alarm::new(poll.registry(), alarm_token).context("could not create the timer")?;
     let mut watching: Vec<Target> = targets
@@ -211,6 +214,7 @@ pub fn run(
                 registry: poll.registry(),
                 token: index * SLOTS,
                 timeout: options.timeout,
+                path: &options.path,
                 found: &mut found,
             };
             target.prober.serve(&mut cx, slot, event);
@@ -268,7 +272,11 @@ fn new_target(index: usize, spec: &TargetSpec, options: &MonitorOptions) -> Targ
     let prober = match spec.proto {
         Proto::Tcp => Prober::Tcp(TcpEcho::new(flow, options.size)),
         Proto::Connect => Prober::Connect(Connects::new()),
-        Proto::Udp => Prober::Udp(Datagrams::new(flow, options.size, options.timeout)),
+        Proto::Udp => Prober::Udp(Box::new(Datagrams::new(
+            flow,
+            options.size,
+            options.timeout,
+        ))),
     };
     let literal = spec.host.parse::<std::net::IpAddr>().ok();
     Target {
@@ -301,6 +309,7 @@ fn settle(
         let now = Instant::now();
         let record = ProbeRecord {
             out_of_order: found.out_of_order,
+            marks: found.marks,
             ..ProbeRecord::now(found.seq, found.outcome, found.rtt)
         };
         metrics.count(found.outcome, found.rtt, found.out_of_order);
@@ -350,6 +359,7 @@ impl Target {
                 outcome: Outcome::Unresolved,
                 rtt: None,
                 out_of_order: false,
+                marks: None,
                 detail: Some("its name does not resolve".into()),
             });
         };
@@ -357,6 +367,7 @@ impl Target {
             registry,
             token: index * SLOTS,
             timeout: options.timeout,
+            path: &options.path,
             found,
         };
         self.prober.probe(&mut cx, seq, scheduled, addr);
@@ -379,6 +390,7 @@ impl Target {
             registry,
             token: index * SLOTS,
             timeout: options.timeout,
+            path: &options.path,
             found,
         };
         self.prober.maintain(&mut cx, now);
@@ -485,6 +497,7 @@ impl Target {
                     seconds,
                     latency_ms,
                     jitter_ms: udp.ledger.jitter_ms(),
+                    path: PathReport::new(&options.path, udp.ledger.path_seen().clone()),
                 })
             }
         };

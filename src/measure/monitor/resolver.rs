@@ -9,6 +9,8 @@ use std::thread;
 
 use anyhow::Context;
 
+use crate::net::Family;
+
 /// A lookup's answer: the target it is for, and its first address or why there is none.
 pub(super) type Answer = (usize, Result<SocketAddr, String>);
 
@@ -19,8 +21,8 @@ pub(super) struct Resolver {
 }
 
 impl Resolver {
-    /// A resolver that wakes `waker` each time an answer is ready.
-    pub(super) fn start(waker: Arc<mio::Waker>) -> anyhow::Result<Resolver> {
+    /// A resolver of addresses of `family` that wakes `waker` each time an answer is ready.
+    pub(super) fn start(waker: Arc<mio::Waker>, family: Family) -> anyhow::Result<Resolver> {
         let (requests, asked) = mpsc::channel::<(usize, String, u16)>();
         let (answer, answers) = mpsc::channel();
         thread::Builder::new()
@@ -31,7 +33,13 @@ impl Resolver {
                         .to_socket_addrs()
                         .map_err(|err| err.to_string())
                         .and_then(|mut addrs| {
-                            addrs.next().ok_or_else(|| "no address found".to_string())
+                            addrs
+                                .find(|addr| family.admits(addr))
+                                .ok_or_else(|| match family {
+                                    Family::Any => "no address found".to_string(),
+                                    Family::V4 => "no IPv4 address (-4)".to_string(),
+                                    Family::V6 => "no IPv6 address (-6)".to_string(),
+                                })
                         });
                     if answer.send((target, found)).is_err() {
                         return;

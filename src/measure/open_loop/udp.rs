@@ -14,12 +14,14 @@ use mio::{Interest, Poll, Token};
 use super::{drive, Flow, RateOptions, Recorder, Transport};
 use crate::measure::ledger::{Fate, Ledger};
 use crate::measure::load::Run;
+use crate::measure::path::PathReport;
 use crate::measure::report::{percent, Measured, UdpRateReport};
 use crate::measure::sockets::Broken;
 use crate::measure::tally::Tally;
 use crate::measure::Tick;
 use crate::net::{
-    connect_datagram, means_nothing_listens, NothingListening, Target, RECEIVE_BUFFER,
+    connect_datagram, means_nothing_listens, receive_marked, NothingListening, Target,
+    RECEIVE_BUFFER,
 };
 use crate::signals::StopFlag;
 use crate::wire::{Layout, Message};
@@ -71,6 +73,7 @@ pub fn udp_rate(
         generator_lateness_ms: figures.generator_lateness_ms,
         fairness: tally.fairness,
         server_gone_after: driven.server_gone_after,
+        path: PathReport::new(target.path(), tally.path.clone()),
     };
     Ok(Measured {
         report,
@@ -107,7 +110,8 @@ impl Datagrams {
             .context("a UDP run needs a timeout above 0")?;
         let mut sockets = Vec::with_capacity(ids.len());
         for (index, &id) in ids.iter().enumerate() {
-            let (socket, _) = connect_datagram(target)?;
+            let (socket, server) = connect_datagram(target)?;
+            crate::net::check_fits(&socket, server, options.size, target.path())?;
             socket
                 .set_nonblocking(true)
                 .context("could not make the socket non-blocking")?;
@@ -135,8 +139,8 @@ impl Datagrams {
     fn receive(&mut self, index: usize, flow: &mut Flow, run: &Run, record: &mut Recorder) {
         let socket = &mut self.sockets[index];
         loop {
-            let len = match socket.socket.recv(&mut self.buffer) {
-                Ok(len) => len,
+            let (len, marks) = match receive_marked((&socket.socket).into(), &mut self.buffer) {
+                Ok(received) => received,
                 Err(err) if err.kind() == io::ErrorKind::WouldBlock => return,
                 Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
                 Err(err) if means_nothing_listens(&err) => return run.gone.raise(),
@@ -148,7 +152,7 @@ impl Datagrams {
             let arrived = Instant::now();
             record.arrived(arrived);
             if let Fate::Echoed { seq, rtt, .. } =
-                socket.ledger.receive(&self.buffer[..len], arrived)
+                socket.ledger.receive(&self.buffer[..len], arrived, marks)
             {
                 record.echoed(flow, seq, arrived, rtt);
             }
@@ -256,6 +260,7 @@ impl Transport for Datagrams {
         for socket in &mut self.sockets {
             socket.ledger.expire(now, |_| {});
             tally.datagrams += socket.ledger.counts();
+            tally.path.merge(socket.ledger.path_seen());
         }
     }
 }

@@ -194,7 +194,11 @@ impl fmt::Display for UdpRateReport {
             ("datagram", "from the moment it was sent"),
         )?;
         writeln!(f, "{}", generator(r.threads, &r.generator_lateness_ms))?;
-        write!(f, "{}", per_connection(&r.fairness, "socket", "echo"))
+        write!(f, "{}", per_connection(&r.fairness, "socket", "echo"))?;
+        for line in r.path.lines() {
+            write!(f, "\n{line}")?;
+        }
+        Ok(())
     }
 }
 

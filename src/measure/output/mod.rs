@@ -48,6 +48,9 @@ pub struct ProbeLines {
     /// One JSON record per probe outcome, to this file (`-`: standard output, instead of the
     /// lines).
     pub ndjson: Option<std::path::PathBuf>,
+    /// Each UDP echo's line says the marking it came back with (`--dscp` and the other path
+    /// flags, or `-v`).
+    pub marks: bool,
 }
 
 /// How a shown run ended: passed or failed (and why), and the objectives it missed.
@@ -101,6 +104,7 @@ fn slo_lines(judged: &[Judged]) -> String {
 pub struct ProbeOutput {
     lines: Lines,
     timestamps: bool,
+    marks: bool,
     ndjson: Option<Box<dyn Write + Send>>,
 }
 
@@ -124,6 +128,7 @@ impl ProbeOutput {
         Ok(ProbeOutput {
             lines: Lines::on_stdout(stop, shown && !to_stdout),
             timestamps,
+            marks: lines.marks,
             ndjson,
         })
     }
@@ -151,10 +156,13 @@ impl ProbeOutput {
                 text::ping_line(event, names)
             }
             ProbeEvent::Udp(event) => {
+                let mut line = text::udp_ping_line(event, names);
                 if let UdpPingEvent::Probe { seq, outcome, .. } = event {
-                    self.record(target, "udp", &ProbeRecord::of_udp(*seq, outcome));
+                    let record = ProbeRecord::of_udp(*seq, outcome);
+                    self.record(target, "udp", &record);
+                    line.push_str(&self.marks_of(&record));
                 }
-                text::udp_ping_line(event, names)
+                line
             }
             ProbeEvent::Connect(probe) => {
                 self.record(target, "connect", &ProbeRecord::of_connect(probe));
@@ -166,10 +174,32 @@ impl ProbeOutput {
 
     /// Tells a monitor's `event`.
     pub fn monitor(&mut self, event: &MonitorEvent) {
+        let mut line = text::monitor_line(event);
         if let MonitorEvent::Probe { target, record, .. } = event {
             self.record(&target.label(), target.proto.name(), record);
+            line.push_str(&self.marks_of(record));
         }
-        self.line(text::monitor_line(event));
+        self.line(line);
+    }
+
+    /// ` dscp=EF ecn=ECT(1) ttl=64` for a UDP echo, when lines say the marking.
+    fn marks_of(&self, record: &ProbeRecord) -> String {
+        let Some(marks) = record.marks.filter(|_| self.marks) else {
+            return String::new();
+        };
+        let class = match marks.class {
+            Some(class) => format!(
+                " dscp={} ecn={}",
+                crate::net::Dscp::of_class(class),
+                crate::net::Ecn::of_class(class)
+            ),
+            None => String::new(),
+        };
+        let ttl = marks
+            .ttl
+            .map(|ttl| format!(" ttl={ttl}"))
+            .unwrap_or_default();
+        class + &ttl
     }
 
     /// Writes `record`, a probe of `target` by `proto`, as an NDJSON line, if asked.

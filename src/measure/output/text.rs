@@ -146,7 +146,9 @@ pub fn udp_ping_line(event: &UdpPingEvent, names: SettingNames) -> String {
         } => (seq, size, server, outcome),
     };
     match outcome {
-        UdpOutcome::Echoed { rtt, out_of_order } => format!(
+        UdpOutcome::Echoed {
+            rtt, out_of_order, ..
+        } => format!(
             "{size} bytes from {server}: seq={seq} time={:.3} ms{}",
             millis(*rtt),
             if *out_of_order { " (out of order)" } else { "" }
@@ -190,6 +192,9 @@ impl fmt::Display for UdpPingReport {
         write_rtt(f, self.latency_ms)?;
         if let Some(jitter) = self.jitter_ms {
             write!(f, ", jitter {jitter:.3} ms")?;
+        }
+        for line in self.path.lines() {
+            write!(f, "\n{line}")?;
         }
         Ok(())
     }

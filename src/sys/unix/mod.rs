@@ -9,7 +9,13 @@ use signal_hook::iterator::Signals;
 
 use super::{AcceptErrorClass, OpenFileLimit, StopSignal};
 
+mod datagram;
 mod service;
+
+pub(super) use datagram::{
+    is_too_big, path_mtu, receive, report_destination, report_marks, send_from, set_marking,
+    TRAFFIC_CLASS_UNSUPPORTED,
+};
 
 pub(super) use service::{
     end_handed_output, handed_sockets, inetd_connection, set_handed_timeouts,

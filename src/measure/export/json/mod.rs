@@ -16,6 +16,7 @@ pub use read::{report as read_report, ReadReport};
 
 use serde_json::{json, Map, Value};
 
+use crate::measure::path::PathReport;
 use crate::measure::record::ProbeRecord;
 use crate::measure::report::{
     ConnectReport, DatagramCounts, ErrorCounts, Fairness, Histograms, IntervalsReport, LatencyMs,
@@ -23,6 +24,7 @@ use crate::measure::report::{
     UdpRateReport,
 };
 use crate::measure::slo::Judged;
+use crate::net::{Dscp, Ecn};
 
 /// How a run ended, for the document's head: `Ok`, or the reason it failed, as said on standard
 /// error.
@@ -88,8 +90,10 @@ fn encoded(histograms: &Histograms) -> Value {
 
 /// One probe's record as one line of NDJSON, for `monitor` and `ping --ndjson`: `time`,
 /// `target` (`HOST:PORT` as given), `proto`, `seq`, `outcome`, `rtt_ms` (`null` when there is
-/// none) and `out_of_order`.
+/// none), `out_of_order`, and for a UDP echo the `dscp`, `ecn` and `ttl` it came back with
+/// (`null` where the system does not say, and for other probes).
 pub(crate) fn record(target: &str, proto: &str, record: &ProbeRecord) -> String {
+    let class = record.marks.and_then(|marks| marks.class);
     json!({
         "time": timestamp(record.time),
         "target": target,
@@ -98,6 +102,9 @@ pub(crate) fn record(target: &str, proto: &str, record: &ProbeRecord) -> String 
         "outcome": record.outcome.name(),
         "rtt_ms": record.rtt.map(|rtt| ms(rtt.as_secs_f64() * 1e3)),
         "out_of_order": record.out_of_order,
+        "dscp": class.map(|class| Dscp::of_class(class).to_string()),
+        "ecn": class.map(|class| Ecn::of_class(class).to_string()),
+        "ttl": record.marks.and_then(|marks| marks.ttl),
     })
     .to_string()
 }
@@ -132,6 +139,31 @@ fn udp_ping(r: &UdpPingReport) -> Value {
         "loss_percent": percent(r.loss_percent),
         "latency_ms": latency(r.latency_ms),
         "jitter_ms": r.jitter_ms.map(ms),
+        "path": path(&r.path),
+    })
+}
+
+/// The marking sent and what came back: `dscp_sent` (a name or number, `null` when not set),
+/// `ecn_sent`, `ttl_sent`; `dscp_received`, `ecn_received`, `ttl_received` (echoes by value);
+/// `class_unknown`, `ttl_unknown` (echoes whose marking the system did not say).
+fn path(p: &PathReport) -> Value {
+    fn counted<K: ToString>(counts: &std::collections::BTreeMap<K, u64>) -> Value {
+        Value::Object(
+            counts
+                .iter()
+                .map(|(k, n)| (k.to_string(), json!(n)))
+                .collect(),
+        )
+    }
+    json!({
+        "dscp_sent": p.dscp_sent.map(|dscp| dscp.to_string()),
+        "ecn_sent": p.ecn_sent.map(|ecn| ecn.to_string()),
+        "ttl_sent": p.ttl_sent,
+        "dscp_received": counted(&p.seen.dscp),
+        "ecn_received": counted(&p.seen.ecn),
+        "ttl_received": counted(&p.seen.ttl),
+        "class_unknown": p.seen.class_unknown,
+        "ttl_unknown": p.seen.ttl_unknown,
     })
 }
 
@@ -201,6 +233,7 @@ fn udp_rate(r: &UdpRateReport) -> Value {
         "generator_lateness_ms": lateness(&r.generator_lateness_ms),
         "fairness": fairness(&r.fairness),
         "server_gone_after": r.server_gone_after.map(seconds),
+        "path": path(&r.path),
     });
     if let (Value::Object(body), Value::Object(counts)) = (&mut body, datagrams(&r.counts)) {
         body.extend(counts);

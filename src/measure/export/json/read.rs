@@ -2,6 +2,7 @@
 //! checked, so that a file that is not a soc report is refused with the key that is missing or
 //! wrong.
 
+use std::collections::BTreeMap;
 use std::io::Cursor;
 use std::net::SocketAddr;
 use std::time::SystemTime;
@@ -11,6 +12,7 @@ use hdrhistogram::serialization::Deserializer;
 use hdrhistogram::Histogram;
 use serde_json::{Map, Value};
 
+use crate::measure::path::{PathReport, PathSeen};
 use crate::measure::report::{
     ConnectReport, DatagramCounts, ErrorCounts, Fairness, LatenessMs, PingPongReport, PingReport,
     RateReport, Report, StreamReport, UdpPingReport, UdpRateReport,
@@ -182,6 +184,58 @@ fn udp_ping(f: &Fields) -> Result<UdpPingReport, String> {
         seconds: f.f64("seconds")?,
         latency_ms: None,
         jitter_ms: f.optional_f64("jitter_ms")?,
+        path: path(&f.object("path")?)?,
+    })
+}
+
+/// The `path` block (see the writer's `path`).
+fn path(f: &Fields) -> Result<PathReport, String> {
+    fn counted<K: Ord + std::str::FromStr>(
+        f: &Fields,
+        key: &str,
+    ) -> Result<BTreeMap<K, u64>, String> {
+        let mut counts = BTreeMap::new();
+        for (name, count) in f.object(key)?.0 {
+            let value = name
+                .parse()
+                .map_err(|_| format!("'{key}' names '{name}'"))?;
+            let count = count
+                .as_u64()
+                .ok_or_else(|| format!("'{key}.{name}' is not a count"))?;
+            counts.insert(value, count);
+        }
+        Ok(counts)
+    }
+    fn named<T: std::str::FromStr>(f: &Fields, key: &str) -> Result<Option<T>, String> {
+        match f.get(key)? {
+            Value::Null => Ok(None),
+            Value::String(text) => text
+                .parse()
+                .map(Some)
+                .map_err(|_| format!("'{key}' is not one")),
+            _ => Err(format!("'{key}' is not a string")),
+        }
+    }
+    let ttl_sent = match f.get("ttl_sent")? {
+        Value::Null => None,
+        value => Some(
+            value
+                .as_u64()
+                .and_then(|ttl| u8::try_from(ttl).ok())
+                .ok_or("'ttl_sent' is not a TTL")?,
+        ),
+    };
+    Ok(PathReport {
+        dscp_sent: named(f, "dscp_sent")?,
+        ecn_sent: named(f, "ecn_sent")?,
+        ttl_sent,
+        seen: PathSeen {
+            dscp: counted(f, "dscp_received")?,
+            ecn: counted(f, "ecn_received")?,
+            ttl: counted(f, "ttl_received")?,
+            class_unknown: f.u64("class_unknown")?,
+            ttl_unknown: f.u64("ttl_unknown")?,
+        },
     })
 }
 
@@ -268,6 +322,7 @@ fn udp_rate(f: &Fields) -> Result<UdpRateReport, String> {
         generator_lateness_ms: lateness(&f.object("generator_lateness_ms")?)?,
         fairness: fairness(&f.object("fairness")?)?,
         server_gone_after: f.optional_f64("server_gone_after")?,
+        path: path(&f.object("path")?)?,
     })
 }
 

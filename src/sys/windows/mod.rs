@@ -21,6 +21,13 @@ use windows_sys::Win32::System::IO::CancelIoEx;
 
 use super::{AcceptErrorClass, OpenFileLimit, StopSignal};
 
+mod datagram;
+
+pub(super) use datagram::{
+    is_too_big, path_mtu, receive, report_destination, report_marks, send_from, set_marking,
+    TRAFFIC_CLASS_UNSUPPORTED,
+};
+
 /// How long before its time a wait stops sleeping in the poll and polls without waiting: the
 /// poll's timeout is in milliseconds, rounded up, so sleeping to the last moment would wake late.
 const SPIN_MARGIN: Duration = Duration::from_millis(2);
