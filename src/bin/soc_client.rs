@@ -97,13 +97,14 @@ fn monitor(monitor: MonitorRequest) -> anyhow::Result<Outcome> {
         .transpose()?;
     let mut out = ProbeOutput::open(&stop, !monitor.quiet, &monitor.lines)?;
     if let Some(endpoint) = &endpoint {
-        println!("{}", endpoint.announcement());
+        // Standard output may be closed already (`| head`): nothing left to tell, no panic.
+        let _ = writeln!(io::stdout(), "{}", endpoint.announcement());
     }
     let (targets, options) = (&monitor.targets, &monitor.options);
     let watched = monitor::run(targets, options, &stop, &published, |event| {
         out.monitor(event)
     })?;
-    println!("{}", text::monitor_summaries(&watched));
+    let _ = writeln!(io::stdout(), "{}", text::monitor_summaries(&watched));
     // Done probing (-c): the final counts stay served for a last scrape, until Ctrl-C.
     endpoint.inspect(|endpoint| endpoint.serve_until(&stop));
     Ok(Outcome::Success)

@@ -252,6 +252,15 @@ impl RoundTrips {
         }
     }
 
+    /// Round trips of one of many targets at once (`monitor`): the figures exact, the
+    /// percentiles within 1 %, in a tenth of the memory.
+    pub(crate) fn compact() -> Self {
+        RoundTrips {
+            tally: Tally::compact(),
+            ..RoundTrips::new(false)
+        }
+    }
+
     pub(crate) fn record(&mut self, rtt: Duration) {
         self.exact.add(rtt);
         self.tally.record(

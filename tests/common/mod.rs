@@ -651,3 +651,10 @@ impl Drop for TempDir {
         let _ = std::fs::remove_dir_all(&self.0);
     }
 }
+
+/// Whether a run failed only because its own generator was late (a debug build on a busy
+/// machine): where a test is about something else (a file written, the marking of the
+/// packets), that is not what it tests.
+pub fn generator_was_late(stderr: &str) -> bool {
+    stderr.contains("the run failed: the generator itself was late")
+}

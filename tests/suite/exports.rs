@@ -193,7 +193,10 @@ fn a_plot_is_an_svg_with_its_title_axes_and_series() {
         ],
         Vec::new(),
     );
-    assert!(run.stderr.lines().count() <= 1, "{}", run.stderr);
+    // Only "wrote FILE", and on a busy machine the generator's own lateness.
+    let lines =
+        run.stderr.lines().count() - usize::from(crate::common::generator_was_late(&run.stderr));
+    assert!(lines <= 1, "{}", run.stderr);
     let svg = plot.read();
     let document = roxmltree::Document::parse(&svg).expect("the plot is well-formed XML");
     let root = document.root_element();

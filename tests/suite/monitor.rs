@@ -260,3 +260,27 @@ fn targets_are_read_from_a_file_and_a_bad_line_is_named() {
         run.stderr
     );
 }
+
+/// `monitor | head -1`: once nobody reads its lines, the monitor ends quietly (exit 0) with no
+/// panic over its summaries, as ping(8) ends on SIGPIPE.
+#[test]
+fn a_monitor_whose_reader_goes_away_ends_quietly() {
+    let server = ServerProcess::start(&["-u"]);
+    let udp = format!("udp://{}", server.addr);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_soc_client"))
+        .args(["monitor", &udp, "-i", "0.05", "--metrics", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut stdout, &mut line).unwrap();
+    assert!(line.starts_with("metrics on "), "{line}");
+    // The reader goes away: the next line the monitor writes fails.
+    drop(stdout);
+    let status = crate::common::wait_with_deadline(&mut child, STEP);
+    let stderr = crate::common::stderr_of(&mut child);
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}

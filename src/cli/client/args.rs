@@ -30,7 +30,8 @@ fn parse_objectives(text: &str) -> Result<Objectives, String> {
 /// input from a pipe or file it streams it through the server to standard output, byte for byte,
 /// and exits 0 only if exactly the bytes sent came back.
 ///
-/// Exit codes: 0 success, 1 failure (connection, timeout, echo differs or lost), 2 usage error.
+/// Exit codes: 0 success, 1 failure (connection, timeout, echo differs or lost), 2 usage error,
+/// 3 an objective (--slo) missed; 130 or 143 when a signal stopped it.
 #[derive(Debug, Parser)]
 // Negative numbers are values of the options that take numbers (and then invalid ones), not
 // unknown flags; not of HOST and PORT, so that -4 and -6 stay flags.

@@ -17,8 +17,8 @@ mod prober;
 mod published;
 mod resolver;
 mod target;
+mod watched;
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -26,16 +26,14 @@ use anyhow::Context as _;
 use mio::{Events, Poll, Token, Waker};
 
 pub use health::Change;
-use health::Health;
-use prober::{Connects, Context, Datagrams, Found, Prober, TcpEcho, SLOTS};
+use prober::{Found, SLOTS};
 pub use published::{Buckets, Published, TargetMetrics, LATENESS_BUCKETS, RTT_BUCKETS};
 use resolver::Resolver;
 pub use target::{targets_in, Proto, TargetSpec};
+use watched::{new_target, settle, Target};
 
-use super::path::PathReport;
-use super::ping::RoundTrips;
-use super::record::{Outcome, ProbeRecord};
-use super::report::{percent, ConnectReport, PingReport, Report, UdpPingReport};
+use super::record::ProbeRecord;
+use super::report::Report;
 use super::schedule::{Schedule, Turn};
 use crate::signals::StopFlag;
 use crate::sys::Alarm;
@@ -98,27 +96,6 @@ pub struct Watched {
     pub up: bool,
 }
 
-/// One target on the loop.
-struct Target {
-    spec: TargetSpec,
-    addr: Option<SocketAddr>,
-    /// A host name, to look up again now and then (an address stays as it is).
-    named: bool,
-    next_look_up: Instant,
-    looking_up: bool,
-    told_unresolved: bool,
-    prober: Prober,
-    health: Health,
-    rtts: RoundTrips,
-    /// What the summary counts (UDP's are the ledger's).
-    sent: u64,
-    echoed: u64,
-    lost: u64,
-    corrupted: u64,
-    refused: u64,
-    timed_out: u64,
-}
-
 /// Probes `targets` with `options` until `stop` is raised (or each has sent `options.count`
 /// probes and has its answers), telling each event to `on_event` and publishing counts to
 /// `published` (one [`TargetMetrics`] per target, in order); returns what it found.
@@ -134,19 +111,14 @@ pub fn run(
         !options.interval.is_zero(),
         "the interval must be more than 0 s"
     );
-    let mut poll = Poll::new().context("could not create an event loop")?;
-    let waker_token = Token(targets.len() * SLOTS);
-    let alarm_token = Token(targets.len() * SLOTS + 1);
-    let waker = Arc::new(Waker::new(poll.registry(), waker_token)?);
-    let resolver = Resolver::start(waker, options.path.family)?;
-    let mut alarm =
-        Alarm::new(poll.registry(), alarm_token).context("could not create the timer")?;
+    let mut wakes = Wakes::new(targets.len(), options)?;
     let mut watching: Vec<Target> = targets
         .iter()
         .enumerate()
         .map(|(index, spec)| new_target(index, spec, options))
         .collect();
-    look_up_first(&mut watching, &resolver, &mut poll, &mut on_event)?;
+    let Wakes { poll, resolver, .. } = &mut wakes;
+    look_up_first(&mut watching, resolver, poll, &mut on_event)?;
     let started = Instant::now();
     let schedule = Schedule {
         start: started,
@@ -157,6 +129,8 @@ pub fn run(
     let mut turn = Turn::default();
     let mut events = Events::with_capacity(1024);
     let mut found = Vec::new();
+    // One receive buffer for every target: the loop serves one socket at a time.
+    let mut buffer = vec![0u8; crate::net::RECEIVE_BUFFER];
     let mut next_maintenance = started;
     loop {
         let now = Instant::now();
@@ -173,19 +147,23 @@ pub fn run(
                 .observe(now.saturating_duration_since(scheduled));
             published.targets[index].sent.add(1);
             let target = &mut watching[index];
-            target.probe(poll.registry(), index, scheduled, options, &mut found);
+            target.probe(wakes.poll.registry(), index, scheduled, options, &mut found);
             settle(target, &published.targets[index], &mut found, &mut on_event);
             turn.advance(watching.len());
         }
         if now >= next_maintenance {
-            for (index, target) in watching.iter_mut().enumerate() {
-                target.maintain(poll.registry(), index, now, options, &resolver, &mut found);
-                settle(target, &published.targets[index], &mut found, &mut on_event);
-                target.publish(&published.targets[index], now);
-            }
+            let served = (options, published);
+            maintain_all(
+                &mut watching,
+                &wakes,
+                served,
+                now,
+                &mut found,
+                &mut on_event,
+            );
             next_maintenance = now + MAINTENANCE_INTERVAL;
         }
-        for (index, answer) in resolver.answers() {
+        for (index, answer) in wakes.resolver.answers() {
             watching[index].resolved(answer, &mut on_event);
         }
         let next_probe = turn
@@ -193,39 +171,104 @@ pub fn run(
             .filter(|_| sending)
             .unwrap_or(next_maintenance);
         let wake = next_probe.min(next_maintenance);
-        let wait = alarm.set(wake.saturating_duration_since(Instant::now()));
-        match poll.poll(&mut events, Some(wait)) {
-            Ok(()) => {}
-            Err(err) if err.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(err) => return Err(anyhow::Error::new(err).context("event loop failed")),
-        }
-        for event in events.iter() {
-            let token = event.token();
-            if token == alarm_token {
-                alarm.clear();
-                continue;
+        let wait = wakes
+            .alarm
+            .set(wake.saturating_duration_since(Instant::now()));
+        if let Err(err) = wakes.poll.poll(&mut events, Some(wait)) {
+            match err.kind() {
+                std::io::ErrorKind::Interrupted => continue,
+                _ => return Err(anyhow::Error::new(err).context("event loop failed")),
             }
-            if token == waker_token {
-                continue;
-            }
-            let (index, slot) = (token.0 / SLOTS, token.0 % SLOTS);
-            let target = &mut watching[index];
-            let mut cx = Context {
-                registry: poll.registry(),
-                token: index * SLOTS,
-                timeout: options.timeout,
-                path: &options.path,
-                found: &mut found,
-            };
-            target.prober.serve(&mut cx, slot, event);
-            settle(target, &published.targets[index], &mut found, &mut on_event);
         }
+        let (served, scratch) = ((options, published), (&mut buffer[..], &mut found));
+        serve_events(
+            &events,
+            &mut watching,
+            &mut wakes,
+            served,
+            scratch,
+            &mut on_event,
+        );
     }
     let now = Instant::now();
     Ok(watching
         .into_iter()
         .map(|target| target.finish(options, now.saturating_duration_since(started)))
         .collect())
+}
+
+/// What wakes the monitor's loop besides its sockets: the timer of the next probe, and the
+/// resolver's answers.
+struct Wakes {
+    poll: Poll,
+    waker_token: Token,
+    alarm: Alarm,
+    alarm_token: Token,
+    resolver: Resolver,
+}
+
+impl Wakes {
+    /// For `targets` targets, whose sockets take the tokens below these.
+    fn new(targets: usize, options: &MonitorOptions) -> anyhow::Result<Wakes> {
+        let poll = Poll::new().context("could not create an event loop")?;
+        let waker_token = Token(targets * SLOTS);
+        let alarm_token = Token(targets * SLOTS + 1);
+        let waker = Arc::new(Waker::new(poll.registry(), waker_token)?);
+        let resolver = Resolver::start(waker, options.path.family)?;
+        let alarm =
+            Alarm::new(poll.registry(), alarm_token).context("could not create the timer")?;
+        Ok(Wakes {
+            poll,
+            waker_token,
+            alarm,
+            alarm_token,
+            resolver,
+        })
+    }
+}
+
+/// Gives up on what is past its timeout in every target, asks for the lookups due, and publishes
+/// each target's health.
+fn maintain_all(
+    watching: &mut [Target],
+    wakes: &Wakes,
+    (options, published): (&MonitorOptions, &Published),
+    now: Instant,
+    found: &mut Vec<Found>,
+    on_event: &mut impl FnMut(&MonitorEvent),
+) {
+    let registry = wakes.poll.registry();
+    for (index, target) in watching.iter_mut().enumerate() {
+        target.maintain(registry, index, now, options, &wakes.resolver, found);
+        settle(target, &published.targets[index], found, on_event);
+        target.publish(&published.targets[index], now);
+    }
+}
+
+/// Serves the sockets `events` say are ready; `buffer` is the loop's one receive buffer.
+fn serve_events(
+    events: &Events,
+    watching: &mut [Target],
+    wakes: &mut Wakes,
+    (options, published): (&MonitorOptions, &Published),
+    (buffer, found): (&mut [u8], &mut Vec<Found>),
+    on_event: &mut impl FnMut(&MonitorEvent),
+) {
+    for event in events.iter() {
+        let token = event.token();
+        if token == wakes.alarm_token {
+            wakes.alarm.clear();
+            continue;
+        }
+        if token == wakes.waker_token {
+            continue;
+        }
+        let (index, slot) = (token.0 / SLOTS, token.0 % SLOTS);
+        let target = &mut watching[index];
+        let registry = wakes.poll.registry();
+        target.serve(registry, (index, slot), event, options, buffer, found);
+        settle(target, &published.targets[index], found, on_event);
+    }
 }
 
 /// When the next probe in `turn` is due, if it is due by `now`.
@@ -265,249 +308,4 @@ fn look_up_first(
         }
     }
     Ok(())
-}
-
-fn new_target(index: usize, spec: &TargetSpec, options: &MonitorOptions) -> Target {
-    let flow = index as u64;
-    let prober = match spec.proto {
-        Proto::Tcp => Prober::Tcp(TcpEcho::new(flow, options.size)),
-        Proto::Connect => Prober::Connect(Connects::new()),
-        Proto::Udp => Prober::Udp(Box::new(Datagrams::new(
-            flow,
-            options.size,
-            options.timeout,
-        ))),
-    };
-    let literal = spec.host.parse::<std::net::IpAddr>().ok();
-    Target {
-        spec: spec.clone(),
-        addr: literal.map(|ip| SocketAddr::new(ip, spec.port)),
-        named: literal.is_none(),
-        next_look_up: Instant::now(),
-        looking_up: false,
-        told_unresolved: false,
-        prober,
-        health: Health::new(options.down_after),
-        rtts: RoundTrips::new(false),
-        sent: 0,
-        echoed: 0,
-        lost: 0,
-        corrupted: 0,
-        refused: 0,
-        timed_out: 0,
-    }
-}
-
-/// Tells, counts and judges what `target`'s prober found.
-fn settle(
-    target: &mut Target,
-    metrics: &TargetMetrics,
-    found: &mut Vec<Found>,
-    on_event: &mut impl FnMut(&MonitorEvent),
-) {
-    for found in found.drain(..) {
-        let now = Instant::now();
-        let record = ProbeRecord {
-            out_of_order: found.out_of_order,
-            marks: found.marks,
-            ..ProbeRecord::now(found.seq, found.outcome, found.rtt)
-        };
-        metrics.count(found.outcome, found.rtt, found.out_of_order);
-        target.count(&found);
-        on_event(&MonitorEvent::Probe {
-            target: &target.spec,
-            record,
-            detail: found.detail,
-        });
-        if let Some(change) = target.health.observe(found.outcome, now) {
-            if matches!(change, Change::Down { .. }) {
-                metrics.outages.add(1);
-            }
-            metrics.up.set(f64::from(u8::from(target.health.is_up())));
-            let time = SystemTime::now();
-            on_event(&MonitorEvent::Health {
-                target: &target.spec,
-                change,
-                time,
-            });
-        }
-    }
-}
-
-impl Target {
-    /// Sends probe `seq` of this target, due at `scheduled`; one with no address yet is a
-    /// probe that failed for it.
-    fn probe(
-        &mut self,
-        registry: &mio::Registry,
-        index: usize,
-        scheduled: Instant,
-        options: &MonitorOptions,
-        found: &mut Vec<Found>,
-    ) {
-        self.sent += 1;
-        let seq = self.sent;
-        let Some(addr) = self.addr else {
-            if let Prober::Udp(udp) = &mut self.prober {
-                // The ledger numbers datagrams: this one is recorded, and lost at its timeout.
-                let _ = udp.ledger.next_datagram(scheduled);
-                udp.ledger.sent(scheduled);
-                return;
-            }
-            return found.push(Found {
-                seq,
-                outcome: Outcome::Unresolved,
-                rtt: None,
-                out_of_order: false,
-                marks: None,
-                detail: Some("its name does not resolve".into()),
-            });
-        };
-        let mut cx = Context {
-            registry,
-            token: index * SLOTS,
-            timeout: options.timeout,
-            path: &options.path,
-            found,
-        };
-        self.prober.probe(&mut cx, seq, scheduled, addr);
-    }
-
-    fn maintain(
-        &mut self,
-        registry: &mio::Registry,
-        index: usize,
-        now: Instant,
-        options: &MonitorOptions,
-        resolver: &Resolver,
-        found: &mut Vec<Found>,
-    ) {
-        if self.named && !self.looking_up && now >= self.next_look_up {
-            resolver.ask(index, &self.spec.host, self.spec.port);
-            self.looking_up = true;
-        }
-        let mut cx = Context {
-            registry,
-            token: index * SLOTS,
-            timeout: options.timeout,
-            path: &options.path,
-            found,
-        };
-        self.prober.maintain(&mut cx, now);
-    }
-
-    /// A lookup's answer came.
-    fn resolved(
-        &mut self,
-        answer: Result<SocketAddr, String>,
-        on_event: &mut impl FnMut(&MonitorEvent),
-    ) {
-        self.looking_up = false;
-        match answer {
-            Ok(addr) => {
-                self.addr = Some(addr);
-                self.told_unresolved = false;
-                self.next_look_up = Instant::now() + LOOK_UP_AGAIN;
-            }
-            Err(why) => {
-                // Asked again on the next probe's schedule, until it resolves.
-                self.next_look_up = Instant::now();
-                if !self.told_unresolved {
-                    self.told_unresolved = true;
-                    on_event(&MonitorEvent::Unresolved {
-                        target: &self.spec,
-                        why,
-                    });
-                }
-            }
-        }
-    }
-
-    /// Counts what was found, for the summary.
-    fn count(&mut self, found: &Found) {
-        match found.outcome {
-            Outcome::Echoed | Outcome::Connected => {
-                self.echoed += 1;
-                if let Some(rtt) = found.rtt {
-                    self.rtts.record(rtt);
-                }
-            }
-            Outcome::Corrupted if found.seq > 0 => self.corrupted += 1,
-            Outcome::Refused => self.refused += 1,
-            Outcome::TimedOut => self.timed_out += 1,
-            Outcome::Lost | Outcome::Unresolved | Outcome::Failed => self.lost += 1,
-            Outcome::Corrupted | Outcome::Late | Outcome::Duplicate | Outcome::Stray => {}
-        }
-    }
-
-    /// Publishes what changes by itself: the time down, and the jitter.
-    fn publish(&self, metrics: &TargetMetrics, now: Instant) {
-        metrics
-            .down_seconds
-            .set(self.health.down_for(now).as_secs_f64());
-        if let Prober::Udp(udp) = &self.prober {
-            if let Some(jitter) = udp.ledger.jitter_ms() {
-                metrics.jitter.set(jitter / 1e3);
-            }
-        }
-    }
-
-    /// The target's statistics, as `ping` gives them.
-    fn finish(self, options: &MonitorOptions, seconds: Duration) -> Watched {
-        let server = self
-            .addr
-            .unwrap_or_else(|| SocketAddr::from(([0, 0, 0, 0], self.spec.port)));
-        let (latency_ms, _) = self.rtts.finish();
-        let seconds = seconds.as_secs_f64();
-        let report = match &self.prober {
-            Prober::Tcp(tcp) => Report::Ping(PingReport {
-                server,
-                probe_bytes: options.size,
-                sent: self.sent,
-                echoed: self.echoed,
-                lost: self.lost + self.refused + self.timed_out,
-                corrupted: self.corrupted,
-                reconnections: tcp.reconnections,
-                seconds,
-                latency_ms,
-            }),
-            Prober::Connect(_) => Report::Connect(ConnectReport {
-                server,
-                sent: self.sent,
-                connected: self.echoed,
-                refused: self.refused,
-                timed_out: self.timed_out,
-                failed: self.sent - self.echoed,
-                seconds,
-                latency_ms,
-            }),
-            Prober::Udp(udp) => {
-                let counts = udp.ledger.counts();
-                Report::UdpPing(UdpPingReport {
-                    server,
-                    probe_bytes: options.size,
-                    sent: counts.sent,
-                    echoed: counts.echoed,
-                    lost: counts.lost,
-                    late: counts.late,
-                    duplicates: counts.duplicates,
-                    out_of_order: counts.out_of_order,
-                    corrupted: counts.corrupted,
-                    loss_percent: percent(counts.lost, counts.sent),
-                    seconds,
-                    latency_ms,
-                    jitter_ms: udp.ledger.jitter_ms(),
-                    path: PathReport::new(&options.path, udp.ledger.path_seen().clone()),
-                })
-            }
-        };
-        let now = Instant::now();
-        Watched {
-            target: self.spec,
-            report,
-            outages: self.health.outages(),
-            down_for: self.health.down_for(now),
-            up: self.health.is_up(),
-        }
-    }
 }

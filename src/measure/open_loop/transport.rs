@@ -10,7 +10,7 @@ use mio::Poll;
 use crate::measure::load::{Run, Window};
 use crate::measure::schedule::Schedule;
 use crate::measure::sockets::Broken;
-use crate::measure::tally::{nanos, Tally};
+use crate::measure::tally::{nanos, record_in, Tally};
 
 /// One flow's place in the schedule, which the loop keeps whatever the transport: message `k` of
 /// flow `id` is due at `schedule.at(id, k)`. Sequence numbers count the flow's messages from 0.
@@ -60,7 +60,7 @@ impl Recorder<'_> {
             self.tally.schedule.socket_waits += 1;
         } else {
             let late = now.saturating_duration_since(self.schedule.at(flow.id, k));
-            self.tally.lateness.saturating_record(nanos(late));
+            record_in(&mut self.tally.lateness, nanos(late));
         }
     }
 
@@ -86,9 +86,7 @@ impl Recorder<'_> {
         }
         let scheduled = self.schedule.at(flow.id, k);
         flow.measured += 1;
-        self.tally
-            .uncorrected
-            .saturating_record(nanos(since_sending));
+        record_in(&mut self.tally.uncorrected, nanos(since_sending));
         self.tally.record(
             nanos(arrived.saturating_duration_since(scheduled)),
             scheduled.saturating_duration_since(self.window.measure_from),

@@ -139,7 +139,13 @@ impl Datagrams {
     fn receive(&mut self, index: usize, flow: &mut Flow, run: &Run, record: &mut Recorder) {
         let socket = &mut self.sockets[index];
         loop {
-            let (len, marks) = match receive_marked((&socket.socket).into(), &mut self.buffer) {
+            // Through mio's try_io, so that on Windows a "would block" re-arms the socket's
+            // readiness, as mio's own receive would.
+            let buffer = &mut self.buffer;
+            let received = socket
+                .socket
+                .try_io(|| receive_marked((&socket.socket).into(), buffer));
+            let (len, marks) = match received {
                 Ok(received) => received,
                 Err(err) if err.kind() == io::ErrorKind::WouldBlock => return,
                 Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,

@@ -92,12 +92,19 @@ impl Prober {
         }
     }
 
-    /// Serves a readiness event of socket `slot`.
-    pub(super) fn serve(&mut self, cx: &mut Context, slot: usize, event: &Event) {
+    /// Serves a readiness event of socket `slot`; `buffer` (a datagram's room) is the loop's,
+    /// shared by every target, rather than one per target.
+    pub(super) fn serve(
+        &mut self,
+        cx: &mut Context,
+        slot: usize,
+        event: &Event,
+        buffer: &mut [u8],
+    ) {
         match self {
-            Prober::Tcp(tcp) => tcp.serve(cx, event),
+            Prober::Tcp(tcp) => tcp.serve(cx, event, buffer),
             Prober::Connect(connects) => connects.serve(cx, slot),
-            Prober::Udp(udp) => udp.serve(cx),
+            Prober::Udp(udp) => udp.serve(cx, buffer),
         }
     }
 

@@ -28,7 +28,6 @@ pub(in crate::measure::monitor) struct TcpEcho {
     /// The front probe's message, as its echo must come back, and how much of it came.
     expect: Vec<u8>,
     read: usize,
-    buffer: Vec<u8>,
 }
 
 impl TcpEcho {
@@ -43,7 +42,6 @@ impl TcpEcho {
             in_flight: VecDeque::new(),
             expect: vec![0; size],
             read: 0,
-            buffer: vec![0; 64 * 1024],
         }
     }
 
@@ -81,7 +79,7 @@ impl TcpEcho {
         }
     }
 
-    pub(super) fn serve(&mut self, cx: &mut Context, event: &Event) {
+    pub(super) fn serve(&mut self, cx: &mut Context, event: &Event, buffer: &mut [u8]) {
         if !self.connected && event.is_writable() {
             let Some(stream) = &self.stream else { return };
             match stream.take_error() {
@@ -103,7 +101,7 @@ impl TcpEcho {
             return;
         }
         if event.is_readable() || event.is_read_closed() || event.is_error() {
-            self.read_echoes(cx);
+            self.read_echoes(cx, buffer);
         }
         if event.is_writable() {
             self.flush(cx);
@@ -133,12 +131,12 @@ impl TcpEcho {
         }
     }
 
-    fn read_echoes(&mut self, cx: &mut Context) {
+    fn read_echoes(&mut self, cx: &mut Context, buffer: &mut [u8]) {
         loop {
             let Some(stream) = self.stream.as_mut() else {
                 return;
             };
-            let n = match stream.read(&mut self.buffer) {
+            let n = match stream.read(buffer) {
                 Ok(0) => {
                     let why = "the server closed the connection";
                     return self
@@ -155,7 +153,7 @@ impl TcpEcho {
                 }
             };
             let arrived = Instant::now();
-            let mut data = &self.buffer[..n];
+            let mut data = &buffer[..n];
             while let Some(&(seq, scheduled)) = self.in_flight.front().filter(|_| !data.is_empty())
             {
                 if self.read == 0 {

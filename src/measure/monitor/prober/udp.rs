@@ -10,14 +10,13 @@ use mio::{Interest, Token};
 use super::{Context, Found};
 use crate::measure::ledger::{Fate, Ledger};
 use crate::measure::record::Outcome;
-use crate::net::{means_nothing_listens, receive_marked, RECEIVE_BUFFER};
+use crate::net::{means_nothing_listens, receive_marked};
 use crate::wire::{Layout, Message};
 
 /// Datagrams, each probe one, counted by the UDP ledger.
 pub(in crate::measure::monitor) struct Datagrams {
     socket: Option<(UdpSocket, SocketAddr)>,
     pub(in crate::measure::monitor) ledger: Ledger,
-    buffer: Vec<u8>,
 }
 
 impl Datagrams {
@@ -26,7 +25,6 @@ impl Datagrams {
         Datagrams {
             socket: None,
             ledger: Ledger::new(Layout::Timed, message, 1, timeout),
-            buffer: vec![0; RECEIVE_BUFFER],
         }
     }
 
@@ -69,12 +67,15 @@ impl Datagrams {
         Ok(())
     }
 
-    pub(super) fn serve(&mut self, cx: &mut Context) {
+    pub(super) fn serve(&mut self, cx: &mut Context, buffer: &mut [u8]) {
         let Some((socket, _)) = &self.socket else {
             return;
         };
         loop {
-            let (len, marks) = match receive_marked(socket.into(), &mut self.buffer) {
+            // Through mio's try_io, so that on Windows a "would block" re-arms the socket's
+            // readiness, as mio's own receive would.
+            let received = socket.try_io(|| receive_marked(socket.into(), buffer));
+            let (len, marks) = match received {
                 Ok(received) => received,
                 Err(err) if err.kind() == io::ErrorKind::WouldBlock => return,
                 Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
@@ -82,9 +83,7 @@ impl Datagrams {
                 Err(err) if means_nothing_listens(&err) => continue,
                 Err(_) => return,
             };
-            let fate = self
-                .ledger
-                .receive(&self.buffer[..len], Instant::now(), marks);
+            let fate = self.ledger.receive(&buffer[..len], Instant::now(), marks);
             cx.found.push(found_of(fate));
         }
     }
