@@ -184,12 +184,21 @@ impl DatagramEcho {
                 headers.class_now = class;
             }
         }
-        match arrival
-            .destination
-            .filter(|_| headers.answer_from_destination)
-        {
-            Some(from) => sys::send_from((&self.socket).into(), datagram, peer, from),
-            None => self.socket.send_to(datagram, peer),
+        match arrival.destination {
+            Some(from) if headers.answer_from_destination => {
+                sys::send_from((&self.socket).into(), datagram, peer, from)
+            }
+            None if headers.answer_from_destination => {
+                // Asked for, and not given: said once, and answered as the routing table says.
+                headers.answer_from_destination = false;
+                warn!(
+                    "udp {}: the system did not say where a datagram was sent to: answers leave \
+                     from the address the routing table picks",
+                    self.addr
+                );
+                self.socket.send_to(datagram, peer)
+            }
+            _ => self.socket.send_to(datagram, peer),
         }
     }
 

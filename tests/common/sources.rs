@@ -21,19 +21,47 @@ pub fn connect_from(source: &str, server: SocketAddr) -> Option<TcpStream> {
     Some(stream)
 }
 
-/// A UDP socket on `source` with a read deadline, or `None` where this system cannot bind it.
+/// A UDP socket on `source` with a read deadline, or `None` (said) where this system cannot
+/// bind it, or sends its datagrams from another address.
 pub fn datagrams_from(source: &str) -> Option<UdpSocket> {
     let from: SocketAddr = SocketAddr::new(source.parse().unwrap(), 0);
-    match UdpSocket::bind(from) {
-        Ok(socket) => {
-            socket.set_read_timeout(Some(STEP)).unwrap();
-            Some(socket)
-        }
+    let socket = match UdpSocket::bind(from) {
+        Ok(socket) => socket,
         Err(err) => {
             eprintln!("skipped the part from {source}: {err}");
-            None
+            return None;
         }
+    };
+    if !keeps_its_source(&socket) {
+        eprintln!(
+            "skipped the part from {source}: this system sends its datagrams from another \
+             address (Wine sends every UDP datagram on loopback from 127.0.0.1)"
+        );
+        return None;
     }
+    socket.set_read_timeout(Some(STEP)).unwrap();
+    Some(socket)
+}
+
+/// Whether a datagram from `socket` arrives from the address it is bound to.
+fn keeps_its_source(socket: &UdpSocket) -> bool {
+    let local = socket.local_addr().unwrap();
+    let receiver = UdpSocket::bind(SocketAddr::new(local.ip(), 0)).unwrap();
+    receiver.set_read_timeout(Some(STEP)).unwrap();
+    socket
+        .send_to(b"from?", receiver.local_addr().unwrap())
+        .unwrap();
+    let mut buffer = [0u8; 8];
+    let (_, from) = receiver
+        .recv_from(&mut buffer)
+        .expect("a datagram on loopback");
+    from == local
+}
+
+/// Whether this system sends UDP from the loopback address asked (false under Wine), so that a
+/// test of where datagrams come from can tell anything.
+pub fn udp_sources_kept() -> bool {
+    datagrams_from("127.0.0.2").is_some()
 }
 
 /// One line out and back; panics if the echo does not come.

@@ -30,6 +30,11 @@ fn echo_from(socket: &UdpSocket, to: SocketAddr) -> SocketAddr {
 
 #[test]
 fn a_udp_server_on_a_wildcard_address_answers_from_the_address_asked() {
+    // Where the system sends every datagram from 127.0.0.1 whatever is asked (Wine), the
+    // address an echo comes from says nothing; said, and skipped.
+    if !crate::common::sources::udp_sources_kept() {
+        return;
+    }
     for host in ["0.0.0.0", "::"] {
         if host == "::" && std::net::UdpSocket::bind("[::1]:0").is_err() {
             eprintln!("skipped {host}: no IPv6 here");
@@ -43,10 +48,9 @@ fn a_udp_server_on_a_wildcard_address_answers_from_the_address_asked() {
         for asked in ["127.0.0.2", "127.0.0.3", "127.0.0.1"] {
             let to = SocketAddr::new(asked.parse().unwrap(), port);
             let from = echo_from(&socket, to);
-            let log: Vec<String> = _server.stderr.try_iter().collect();
             assert_eq!(
                 from, to,
-                "server on {host}: the echo of a datagram to {to} came from {from}: {log:?}"
+                "server on {host}: the echo of a datagram to {to} came from {from}"
             );
         }
         // A connected socket, as soc_client's, takes only what comes from where it sent.

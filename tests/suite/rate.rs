@@ -265,10 +265,13 @@ fn a_wait_for_a_full_socket_counts_in_the_corrected_latency_only() {
     assert!(report["socket_waits"].as_u64().unwrap() > 0, "{report}");
     // The messages that waited for room (most of the stalled second's) are late by their wait
     // in the corrected figure only.
-    let corrected = ms(&report, "latency_ms", "p90");
-    let uncorrected = ms(&report, "uncorrected_latency_ms", "p90");
+    // The median, not a higher percentile: how many messages a socket's buffers take before the
+    // stall, whose first byte then waits through it, is the system's (Wine's take a tenth of
+    // them), and those are late in both figures.
+    let corrected = ms(&report, "latency_ms", "p50");
+    let uncorrected = ms(&report, "uncorrected_latency_ms", "p50");
     assert!(
         corrected > 10.0 * uncorrected && corrected - uncorrected > 100.0,
-        "corrected p90 {corrected} ms, uncorrected {uncorrected} ms: {report}"
+        "corrected p50 {corrected} ms, uncorrected {uncorrected} ms: {report}"
     );
 }

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant, SystemTime};
 
 use super::health::{Change, Health};
-use super::prober::{Connects, Context, Datagrams, Found, Prober, TcpEcho, SLOTS};
+use super::prober::{Connects, Context, Datagrams, Found, Prober, TcpEcho};
 use super::resolver::Resolver;
 use super::{
     MonitorEvent, MonitorOptions, Proto, TargetMetrics, TargetSpec, Watched, LOOK_UP_AGAIN,
@@ -132,13 +132,7 @@ impl Target {
                 detail: Some("its name does not resolve".into()),
             });
         };
-        let mut cx = Context {
-            registry,
-            token: index * SLOTS,
-            timeout: options.timeout,
-            path: &options.path,
-            found,
-        };
+        let mut cx = Context::of_target(registry, index, options, found);
         self.prober.probe(&mut cx, seq, scheduled, addr);
     }
 
@@ -152,13 +146,7 @@ impl Target {
         buffer: &mut [u8],
         found: &mut Vec<Found>,
     ) {
-        let mut cx = Context {
-            registry,
-            token: index * SLOTS,
-            timeout: options.timeout,
-            path: &options.path,
-            found,
-        };
+        let mut cx = Context::of_target(registry, index, options, found);
         self.prober.serve(&mut cx, slot, event, buffer);
     }
 
@@ -175,13 +163,7 @@ impl Target {
             resolver.ask(index, &self.spec.host, self.spec.port);
             self.looking_up = true;
         }
-        let mut cx = Context {
-            registry,
-            token: index * SLOTS,
-            timeout: options.timeout,
-            path: &options.path,
-            found,
-        };
+        let mut cx = Context::of_target(registry, index, options, found);
         self.prober.maintain(&mut cx, now);
     }
 

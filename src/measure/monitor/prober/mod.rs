@@ -68,6 +68,24 @@ pub(super) struct Context<'a> {
     pub(super) found: &'a mut Vec<Found>,
 }
 
+impl<'a> Context<'a> {
+    /// The context of target `index`, whose sockets take the tokens from `index * SLOTS`.
+    pub(in crate::measure::monitor) fn of_target(
+        registry: &'a Registry,
+        index: usize,
+        options: &'a super::MonitorOptions,
+        found: &'a mut Vec<Found>,
+    ) -> Context<'a> {
+        Context {
+            registry,
+            token: index * SLOTS,
+            timeout: options.timeout,
+            path: &options.path,
+            found,
+        }
+    }
+}
+
 /// One target's prober.
 pub(super) enum Prober {
     Tcp(TcpEcho),
