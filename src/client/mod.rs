@@ -1,5 +1,5 @@
 //! The client's modes, each a function of its own with an options struct of its own, all
-//! starting from a [`Target`](crate::Target):
+//! starting from a [`Target`]:
 //!
 //! - [`interactive`]: a terminal session, a prompt, one line at a time (the Python original).
 //! - [`pipe`]: standard input streamed through the server to standard output, byte for byte.

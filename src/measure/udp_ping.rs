@@ -1,6 +1,6 @@
 //! `soc_client ping -u`: probes as datagrams, against any UDP echo, and what a path does to them.
 //!
-//! Each probe is a datagram stamped with its sequence number and send time ([`Layout::Timed`]).
+//! Each probe is a datagram stamped with its sequence number and send time (`Layout::Timed`).
 //! Over UDP a probe can be lost, come back late, twice, after a later one, or altered: the UDP
 //! ledger tells each apart (`ledger.rs`, the same one `bench -u` uses), and each is reported as it
 //! is known: a lost probe at its timeout, and again if its echo comes late after all.

@@ -13,7 +13,7 @@ use super::{Shared, StatsSnapshot};
 /// microseconds, and only a listener whose queue is full could make it wait at all.
 const WAKE_TIMEOUT: Duration = Duration::from_secs(1);
 
-/// Stops a running [`Server`] from another thread (a signal handler, a test).
+/// Stops a running [`Server`](super::Server) from another thread (a signal handler, a test).
 #[derive(Clone)]
 pub struct ShutdownHandle {
     pub(super) shared: Arc<Shared>,
@@ -21,7 +21,7 @@ pub struct ShutdownHandle {
 
 impl ShutdownHandle {
     /// Asks the server to stop: the accept loops end, every client connection is closed and
-    /// [`Server::run`] returns once the client threads have been joined. Calling it again does
+    /// [`Server::run`](super::Server::run) returns once the client threads have been joined. Calling it again does
     /// nothing more.
     pub fn shutdown(&self) {
         if self.shared.stopping.swap(true, Ordering::SeqCst) {
@@ -52,7 +52,7 @@ impl ShutdownHandle {
     }
 }
 
-/// Reads a running [`Server`]'s state from another thread: its counters, its thread cache.
+/// Reads a running [`Server`](super::Server)'s state from another thread: its counters, its thread cache.
 #[derive(Clone)]
 pub struct ServerProbe {
     pub(super) shared: Arc<Shared>,
@@ -64,7 +64,7 @@ impl ServerProbe {
         self.shared.stats()
     }
 
-    /// Client threads waiting for a client now ([`ThreadCacheConfig`]).
+    /// Client threads waiting for a client now ([`ThreadCacheConfig`](super::ThreadCacheConfig)).
     pub fn parked_threads(&self) -> usize {
         self.shared.cache.parked_threads()
     }

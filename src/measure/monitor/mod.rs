@@ -1,7 +1,7 @@
 //! `soc_client monitor`: probes every target continuously, on one event loop, until stopped.
 //!
 //! Each target is probed every interval, on its own even schedule, the targets' schedules offset
-//! over the interval ([`Schedule`], as `bench --rate` spreads its connections), so probes never go
+//! over the interval (`Schedule`, as `bench --rate` spreads its connections), so probes never go
 //! out in a burst. A probe's round trip counts from its scheduled time: a target that stalls, or a
 //! monitor held up, shows as latency, not as fewer probes. A target that does not resolve,
 //! refuses or times out is reported and tried again on its schedule; none delays another (names
@@ -9,7 +9,7 @@
 //! host that moved is followed).
 //!
 //! What each probe came to goes to the caller as a [`MonitorEvent`] (for the lines and the
-//! NDJSON records), to the target's [`Health`] (up, down), and to the [`Published`] counters that
+//! NDJSON records), to the target's `Health` (up, down), and to the [`Published`] counters that
 //! `--metrics` exposes.
 
 mod health;

@@ -4,7 +4,7 @@
 //! A closed-loop generator sends a flow's next message only when the last echo is back, so while
 //! the server is stuck it politely stops asking, and almost no sample records the stall. Here
 //! every message has a time: RATE messages a second in total, spread over the flows (connections
-//! or sockets), each flow on its own evenly spaced schedule ([`Schedule`]). A message goes out at
+//! or sockets), each flow on its own evenly spaced schedule (`Schedule`). A message goes out at
 //! its time whether or not earlier echoes are back, and a message its socket cannot take waits in
 //! the generator, that wait counting in its latency. Three figures come out:
 //! - latency: the echo minus the message's scheduled time (wrk2's corrected latency), what a
@@ -14,9 +14,9 @@
 //! - the generator's lateness: how long after its time it sent a message its socket could take
 //!   (timer and CPU, not the server). If that is not small, the run measured the generator.
 //!
-//! The loop ([`EventLoop`]) is written once: the schedule, the timer, the poll, making messages
+//! The loop (`EventLoop`) is written once: the schedule, the timer, the poll, making messages
 //! due, the lateness and the counts, maintenance, and the wait for the last echoes. A
-//! [`Transport`] supplies what differs: how a flow's socket is opened, sends and reads (`tcp.rs`,
+//! `Transport` supplies what differs: how a flow's socket is opened, sends and reads (`tcp.rs`,
 //! a byte stream with its queue; `udp.rs`, datagrams and the UDP ledger). A fake transport tests
 //! the loop without sockets.
 
@@ -74,7 +74,7 @@ pub struct RateOptions {
 const RATE_PER_THREAD: f64 = 5_000.0;
 
 /// The event-loop threads an open-loop run of `rate` messages a second over `flows` flows needs
-/// on this machine: one per [`RATE_PER_THREAD`], no more than the cores or the flows.
+/// on this machine: one per `RATE_PER_THREAD`, no more than the cores or the flows.
 pub fn threads_for(rate: f64, flows: usize) -> usize {
     let cores = std::thread::available_parallelism().map_or(1, |cores| cores.get());
     let wanted = (rate / RATE_PER_THREAD).ceil();
