@@ -67,7 +67,12 @@ pub(crate) fn connect_to(
         let attempt = match timeout {
             Some(limit) => socket.connect_timeout(&addr.into(), limit),
             None => socket.connect(&addr.into()),
-        };
+        }
+        // A server that accepts and closes at once (one at its client limit) can hang up before
+        // the wait for the handshake looks, which then reads as a failed connect without an
+        // error (socket2's WSAPoll on Windows does): a socket that has a peer was connected, and
+        // its first read tells the rest.
+        .or_else(|err| socket.peer_addr().map(drop).map_err(|_| err));
         match attempt {
             Ok(()) => {
                 let stream: TcpStream = socket.into();
