@@ -124,6 +124,12 @@ impl DatagramCounters {
         self.bytes.fetch_add(bytes, Ordering::Relaxed);
     }
 
+    /// The datagram counted echoed could not be sent after all.
+    pub(super) fn not_echoed(&self, bytes: u64) {
+        self.echoed.fetch_sub(1, Ordering::Relaxed);
+        self.bytes.fetch_sub(bytes, Ordering::Relaxed);
+    }
+
     /// A datagram was refused: its source could start a loop between two services.
     pub(super) fn refused(&self) {
         self.refused.fetch_add(1, Ordering::Relaxed);

@@ -272,9 +272,13 @@ impl DatagramEcho {
                     crate::net::class_name(class)
                 );
             }
+            // Counted before it goes, so that whoever has the echo sees it counted (and taken
+            // back if the send fails).
+            self.counters.echoed(len as u64);
             match self.answer(datagram, peer, &arrival, &mut headers) {
-                Ok(_) => self.counters.echoed(len as u64),
+                Ok(_) => {}
                 Err(err) => {
+                    self.counters.not_echoed(len as u64);
                     self.counters.failed();
                     failures.warn(|again| {
                         format!("udp {peer}: could not echo {len} bytes: {err}{again}")
