@@ -119,6 +119,41 @@ pub struct LatenessMs {
     pub max: f64,
     /// The run fails when `p99` is above this.
     pub limit: f64,
+    /// The machine the generator ran on, as the run ended: what explains a late generator that
+    /// more threads would not help.
+    pub machine: Machine,
+}
+
+/// The cores of the machine a generator ran on and how busy they were. A generator whose
+/// threads wait for a core is late whatever threads it was given: on a 2-core machine beside
+/// four busy programs, `bench --rate 10k` was late by 7 ms at its p99 with 2 threads and by
+/// 1.5 to 2.8 ms with 10 (docs/testing.md).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Machine {
+    /// The cores the generator could run on (0: not known, as in a report from before soc
+    /// said).
+    pub cores: usize,
+    /// The system's load average over the last minute, where it keeps one (not on Windows).
+    pub load_average: Option<f64>,
+}
+
+impl Machine {
+    /// This machine, now.
+    pub(crate) fn now() -> Machine {
+        Machine {
+            cores: std::thread::available_parallelism().map_or(0, |cores| cores.get()),
+            load_average: crate::sys::load_average(),
+        }
+    }
+
+    /// Whether, over the last minute, there was more to run than cores to run it: a thread
+    /// that wakes on time then waits for a core.
+    pub fn busy(&self) -> bool {
+        match self.load_average {
+            Some(load) => self.cores > 0 && load >= self.cores as f64,
+            None => false,
+        }
+    }
 }
 
 /// The generator's p99 lateness may always be this much: below it, the run describes the server.
@@ -131,13 +166,18 @@ const LATENESS_SHARE: f64 = 0.1;
 
 impl LatenessMs {
     /// The figures of `lateness` (nanoseconds), with the limit for a run whose p99 latency was
-    /// `measured_p99_ms`.
-    pub(crate) fn of(lateness: &Histogram<u64>, measured_p99_ms: f64) -> LatenessMs {
+    /// `measured_p99_ms`, on `machine`.
+    pub(crate) fn of(
+        lateness: &Histogram<u64>,
+        measured_p99_ms: f64,
+        machine: Machine,
+    ) -> LatenessMs {
         LatenessMs {
             p50: ms(lateness.value_at_quantile(0.50)),
             p99: ms(lateness.value_at_quantile(0.99)),
             max: ms(lateness.max()),
             limit: MOST_LATENESS_MS.max(measured_p99_ms * LATENESS_SHARE),
+            machine,
         }
     }
 

@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime};
 
 use hdrhistogram::Histogram;
 
-pub use super::latency::{LatencyMs, LatenessMs};
+pub use super::latency::{LatencyMs, LatenessMs, Machine};
 
 /// A struct of `u64` counters that add up as a whole (`+=`), so that a counter added to it is
 /// merged too without anyone remembering to.

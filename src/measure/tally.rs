@@ -6,7 +6,8 @@ use std::time::Duration;
 use hdrhistogram::Histogram;
 
 use super::report::{
-    DatagramCounts, ErrorCounts, Fairness, Histograms, LatencyMs, LatenessMs, ScheduleCounts,
+    DatagramCounts, ErrorCounts, Fairness, Histograms, LatencyMs, LatenessMs, Machine,
+    ScheduleCounts,
 };
 
 /// Latencies are kept in nanoseconds, with 3 significant digits. The histogram grows only as far
@@ -117,6 +118,7 @@ impl Tally {
             generator_lateness_ms: LatenessMs::of(
                 &self.lateness,
                 latency_ms.map_or(0.0, |latency| latency.p99),
+                Machine::now(),
             ),
         }
     }

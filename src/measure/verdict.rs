@@ -227,15 +227,70 @@ fn corrupted(echoes: u64) -> String {
     )
 }
 
-/// The failure of an open-loop run whose generator fell behind its own schedule, if it did.
+/// The failure of an open-loop run whose generator fell behind its own schedule, if it did. On
+/// a busy machine the cause is the machine, and more threads help little, so the reason starts
+/// there.
 fn too_late(late: &LatenessMs, measured_p99_ms: f64) -> Option<Hinted> {
+    let machine = &late.machine;
+    let remedy = match (machine.busy(), machine.load_average) {
+        (true, Some(load)) => format!(
+            "this machine is busy (load average {load:.2} on {}), so the generator waited for a \
+             core: measure where it has one to itself, or give it more threads ({{threads}}) or \
+             ask a lower rate ({{rate}})",
+            plural(machine.cores as u64, "core")
+        ),
+        _ => "give it more threads ({threads}) or ask a lower rate ({rate})".to_string(),
+    };
     late.too_late().then(|| {
         Hinted::new(format!(
             "the generator itself was late: its p99 lateness is {:.3} ms, more than 1 ms and more \
              than a tenth of the p99 latency it measured ({measured_p99_ms:.3} ms), so these \
-             numbers describe the generator, not the server; give it more threads ({{threads}}) \
-             or ask a lower rate ({{rate}})",
+             numbers describe the generator, not the server; {remedy}",
             late.p99
         ))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::measure::report::Machine;
+
+    fn late_on(load_average: Option<f64>) -> LatenessMs {
+        LatenessMs {
+            p50: 0.03,
+            p99: 3.4,
+            max: 11.3,
+            limit: 1.0,
+            machine: Machine {
+                cores: 2,
+                load_average,
+            },
+        }
+    }
+
+    #[test]
+    fn a_late_generator_on_a_busy_machine_is_told_the_machine_is_the_cause() {
+        let busy = too_late(&late_on(Some(4.19)), 3.8).unwrap().to_string();
+        assert!(
+            busy.contains("this machine is busy (load average 4.19 on 2 cores), so the generator waited for a core"),
+            "{busy}"
+        );
+        for quiet in [Some(1.2), None] {
+            let text = too_late(&late_on(quiet), 3.8).unwrap().to_string();
+            assert!(!text.contains("busy"), "{text}");
+            assert!(
+                text.ends_with("give it more threads (threads) or ask a lower rate (rate)"),
+                "{text}"
+            );
+        }
+        let on_time = LatenessMs {
+            p99: 0.9,
+            ..late_on(Some(4.19))
+        };
+        assert!(
+            too_late(&on_time, 3.8).is_none(),
+            "on time whatever the load"
+        );
+    }
 }

@@ -162,6 +162,12 @@ pub(crate) fn stderr_is_the_connection() -> bool {
     imp::stderr_is_the_connection()
 }
 
+/// The system's load average over the last minute (runnable threads, and on Linux those in
+/// uninterruptible waits), where the system keeps one: Linux and macOS do, Windows does not.
+pub(crate) fn load_average() -> Option<f64> {
+    imp::load_average()
+}
+
 /// The most bytes a terminal passes on as one typed line, where the system says: Linux's
 /// terminal driver keeps 4095 and the newline, and drops what is typed beyond, unseen by the
 /// program reading it, so a session says so when a line is that long.

@@ -70,7 +70,9 @@ pub struct RateOptions {
 
 /// The most messages a second one event-loop thread is given when soc chooses the threads: on a
 /// busy 2-core machine one thread kept 5 000/s on time and was late at 10 000/s (its p99
-/// lateness above 1 ms), two kept 10 000/s (docs/performance.md).
+/// lateness above 1 ms), two kept 10 000/s (docs/performance.md). Busy programs in the
+/// generator's own session are another matter: they leave each of its threads a share no count
+/// of threads makes up for (docs/testing.md).
 const RATE_PER_THREAD: f64 = 5_000.0;
 
 /// The event-loop threads an open-loop run of `rate` messages a second over `flows` flows needs

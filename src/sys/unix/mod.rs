@@ -176,6 +176,13 @@ pub(super) fn raise_open_file_limit(sockets: usize) -> io::Result<OpenFileLimit>
     Ok(OpenFileLimit::Limited(raised))
 }
 
+pub(super) fn load_average() -> Option<f64> {
+    let mut averages = [0.0f64; 1];
+    // SAFETY: getloadavg writes at most `nelem` (1) doubles into the array it is given.
+    let written = unsafe { libc::getloadavg(averages.as_mut_ptr(), 1) };
+    (written == 1).then_some(averages[0])
+}
+
 #[cfg(target_os = "linux")]
 pub(super) const TERMINAL_LINE_LIMIT: Option<usize> = Some(4095);
 #[cfg(not(target_os = "linux"))]

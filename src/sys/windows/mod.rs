@@ -103,6 +103,11 @@ pub(super) fn ignore_port_unreachable(socket: &socket2::Socket) -> io::Result<()
 
 pub(super) const TERMINAL_LINE_LIMIT: Option<usize> = None;
 
+/// Windows keeps no load average.
+pub(super) fn load_average() -> Option<f64> {
+    None
+}
+
 /// Windows has no socket activation: no socket is ever handed over.
 pub(super) fn handed_sockets() -> io::Result<Option<Vec<super::Handed>>> {
     Ok(None)

@@ -299,6 +299,8 @@ fn lateness(l: &LatenessMs) -> Value {
         "p99": ms(l.p99),
         "max": ms(l.max),
         "limit": ms(l.limit),
+        "cores": l.machine.cores,
+        "load_average": l.machine.load_average.map(|load| rounded(load, 2)),
     })
 }
 

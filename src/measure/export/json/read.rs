@@ -14,8 +14,8 @@ use serde_json::{Map, Value};
 
 use crate::measure::path::{PathReport, PathSeen};
 use crate::measure::report::{
-    ConnectReport, DatagramCounts, ErrorCounts, Fairness, LatenessMs, PingPongReport, PingReport,
-    RateReport, Report, StreamReport, UdpPingReport, UdpRateReport,
+    ConnectReport, DatagramCounts, ErrorCounts, Fairness, LatenessMs, Machine, PingPongReport,
+    PingReport, RateReport, Report, StreamReport, UdpPingReport, UdpRateReport,
 };
 
 /// A run's report as read from its JSON.
@@ -352,6 +352,17 @@ fn lateness(f: &Fields) -> Result<LatenessMs, String> {
         p99: f.f64("p99")?,
         max: f.f64("max")?,
         limit: f.f64("limit")?,
+        // Reports from before soc said how busy its machine was read as not known.
+        machine: Machine {
+            cores: match f.0.contains_key("cores") {
+                true => f.usize("cores")?,
+                false => 0,
+            },
+            load_average: match f.0.contains_key("load_average") {
+                true => f.optional_f64("load_average")?,
+                false => None,
+            },
+        },
     })
 }
 
@@ -403,5 +414,37 @@ mod tests {
             "{}",
             why(&garbage)
         );
+    }
+
+    #[test]
+    fn a_generator_s_machine_is_read_when_there_and_unknown_in_an_older_report() {
+        let read = |text: &str| {
+            let value: Value = serde_json::from_str(text).unwrap();
+            lateness(&Fields(value.as_object().unwrap()))
+        };
+        let figures = "\"p50\": 0.03, \"p99\": 3.4, \"max\": 11.3, \"limit\": 1.0";
+        let busy = read(&format!(
+            "{{{figures}, \"cores\": 2, \"load_average\": 4.19}}"
+        ))
+        .unwrap();
+        assert_eq!(
+            (busy.machine.cores, busy.machine.load_average),
+            (2, Some(4.19))
+        );
+        assert!(busy.machine.busy());
+        let older = read(&format!("{{{figures}}}")).unwrap();
+        assert_eq!(older.machine, Machine::default());
+        assert!(
+            !older.machine.busy(),
+            "an unknown machine is not called busy"
+        );
+        let garbage = read(&format!(
+            "{{{figures}, \"cores\": \"two\", \"load_average\": 1}}"
+        ));
+        assert_eq!(garbage.unwrap_err(), "'cores' is not a whole number");
+        let garbage = read(&format!(
+            "{{{figures}, \"cores\": 2, \"load_average\": []}}"
+        ));
+        assert_eq!(garbage.unwrap_err(), "'load_average' is not a number");
     }
 }
