@@ -468,6 +468,14 @@ fn ping_q_prints_only_the_summary_as_ping8_does() {
     assert!(out.starts_with("--- "), "{out}");
     assert!(out.contains("3 probes sent, 3 echoed"), "{out}");
     assert!(!out.contains("seq="), "{out}");
+    // And its help says so, not only that the logging is quieter.
+    let help = crate::common::run_client(&["ping", "--help"], Vec::new());
+    let help = String::from_utf8_lossy(&help.stdout);
+    let quiet = help.lines().find(|line| line.contains("--quiet")).unwrap();
+    assert!(
+        quiet.contains("print only their summaries, as ping(8) -q does"),
+        "{quiet}"
+    );
 }
 
 #[test]

@@ -284,3 +284,21 @@ fn a_monitor_whose_reader_goes_away_ends_quietly() {
     assert_eq!(status.code(), Some(0), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
+
+#[test]
+fn monitor_q_prints_only_the_summaries_as_ping8_does() {
+    let server = ServerProcess::start(&[]);
+    let target = format!("connect://{}", server.addr);
+    let run = crate::common::run_client(
+        &["monitor", &target, "-c", "2", "-i", "0.05", "-q"],
+        Vec::new(),
+    );
+    assert!(run.status.success(), "{}", run.stderr);
+    let out = String::from_utf8_lossy(&run.stdout);
+    assert!(!out.contains("seq="), "no probe's line: {out}");
+    assert!(
+        out.contains(&format!("--- {} connect statistics ---", server.addr))
+            && out.contains("2 connects tried, 2 connected"),
+        "its summary: {out}"
+    );
+}

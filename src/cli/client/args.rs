@@ -23,6 +23,11 @@ fn parse_objectives(text: &str) -> Result<Objectives, String> {
     slo::parse(text).map(Objectives)
 }
 
+/// What `-q` does in soc_client.
+const QUIET: &str =
+    "Only warnings and errors on standard error; ping and monitor print only their \
+                     summaries, as ping(8) -q does";
+
 /// Echo client: sends lines or bytes to an echo server (TCP, or UDP with -u) and prints what
 /// comes back.
 ///
@@ -36,6 +41,8 @@ fn parse_objectives(text: &str) -> Result<Objectives, String> {
 // Negative numbers are values of the options that take numbers (and then invalid ones), not
 // unknown flags; not of HOST and PORT, so that -4 and -6 stay flags.
 #[command(name = "soc_client", version, after_help = UNITS)]
+// `-q` is the server's too; the client's ping and monitor give it ping(8)'s meaning as well.
+#[command(mut_arg("quiet", |quiet| quiet.help(QUIET)))]
 pub(super) struct Args {
     #[command(flatten)]
     pub(super) endpoint: Endpoint,
