@@ -15,7 +15,13 @@ pub fn connect_from(source: &str, server: SocketAddr) -> Option<TcpStream> {
         eprintln!("skipped the part from {source}: {err}");
         return None;
     }
-    socket.connect_timeout(&server.into(), STEP).unwrap();
+    // As soc's own connect: a server that closes at once (a denied source) can hang up before
+    // the wait looks, which socket2's WSAPoll under Wine reads as a failed connect with no
+    // error; a socket with a peer was connected.
+    socket
+        .connect_timeout(&server.into(), STEP)
+        .or_else(|err| socket.peer_addr().map(drop).map_err(|_| err))
+        .unwrap();
     let stream: TcpStream = socket.into();
     stream.set_read_timeout(Some(STEP)).unwrap();
     Some(stream)
