@@ -18,11 +18,12 @@ use anyhow::Context;
 use super::ledger::{Fate, Ledger};
 use super::path::PathReport;
 use super::ping::RoundTrips;
-use super::report::{percent, Measured, UdpPingReport};
+use super::report::{percent, LatencyMs, Measured, UdpPingReport};
 use crate::dump::{trace_chunk, Direction};
 use crate::limits::Limit;
 use crate::net::{
-    connect_datagram, means_nothing_listens, receive_marked, Marks, Target, RECEIVE_BUFFER,
+    connect_datagram, means_nothing_listens, receive_marked, Marks, PathOptions, Target,
+    RECEIVE_BUFFER,
 };
 use crate::signals::StopFlag;
 use crate::wire::{Layout, Message};
@@ -159,12 +160,35 @@ pub fn run(
         }
         run.receive(wake.min(now + STOP_CHECK), &mut on_event)?;
     }
-    let counts = run.ledger.counts();
-    let jitter_ms = run.ledger.jitter_ms();
     let (latency_ms, histograms) = run.rtts.finish();
-    let report = UdpPingReport {
+    let seconds = run.started.elapsed().as_secs_f64();
+    Ok(Measured {
+        report: report_of(
+            &run.ledger,
+            server,
+            size,
+            seconds,
+            latency_ms,
+            target.path(),
+        ),
+        histograms: Some(histograms),
+    })
+}
+
+/// The report of a UDP ping whose datagrams `ledger` kept (`ping -u`, and a monitor's UDP
+/// target), sent with `path`'s marking.
+pub(crate) fn report_of(
+    ledger: &Ledger,
+    server: SocketAddr,
+    probe_bytes: usize,
+    seconds: f64,
+    latency_ms: Option<LatencyMs>,
+    path: &PathOptions,
+) -> UdpPingReport {
+    let counts = ledger.counts();
+    UdpPingReport {
         server,
-        probe_bytes: size,
+        probe_bytes,
         sent: counts.sent,
         echoed: counts.echoed,
         lost: counts.lost,
@@ -173,15 +197,11 @@ pub fn run(
         out_of_order: counts.out_of_order,
         corrupted: counts.corrupted,
         loss_percent: percent(counts.lost, counts.sent),
-        seconds: run.started.elapsed().as_secs_f64(),
+        seconds,
         latency_ms,
-        jitter_ms,
-        path: PathReport::new(target.path(), run.ledger.path_seen().clone()),
-    };
-    Ok(Measured {
-        report,
-        histograms: Some(histograms),
-    })
+        jitter_ms: ledger.jitter_ms(),
+        path: PathReport::new(path, ledger.path_seen().clone()),
+    }
 }
 
 /// A UDP ping run in progress.

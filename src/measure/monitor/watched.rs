@@ -10,10 +10,10 @@ use super::resolver::Resolver;
 use super::{
     MonitorEvent, MonitorOptions, Proto, TargetMetrics, TargetSpec, Watched, LOOK_UP_AGAIN,
 };
-use crate::measure::path::PathReport;
 use crate::measure::ping::RoundTrips;
 use crate::measure::record::{Outcome, ProbeRecord};
-use crate::measure::report::{percent, ConnectReport, PingReport, Report, UdpPingReport};
+use crate::measure::report::{ConnectReport, PingReport, Report};
+use crate::measure::udp_ping;
 
 /// One target on the loop.
 pub(super) struct Target {
@@ -252,25 +252,14 @@ impl Target {
                 seconds,
                 latency_ms,
             }),
-            Prober::Udp(udp) => {
-                let counts = udp.ledger.counts();
-                Report::UdpPing(UdpPingReport {
-                    server,
-                    probe_bytes: options.size,
-                    sent: counts.sent,
-                    echoed: counts.echoed,
-                    lost: counts.lost,
-                    late: counts.late,
-                    duplicates: counts.duplicates,
-                    out_of_order: counts.out_of_order,
-                    corrupted: counts.corrupted,
-                    loss_percent: percent(counts.lost, counts.sent),
-                    seconds,
-                    latency_ms,
-                    jitter_ms: udp.ledger.jitter_ms(),
-                    path: PathReport::new(&options.path, udp.ledger.path_seen().clone()),
-                })
-            }
+            Prober::Udp(udp) => Report::UdpPing(udp_ping::report_of(
+                &udp.ledger,
+                server,
+                options.size,
+                seconds,
+                latency_ms,
+                &options.path,
+            )),
         };
         let now = Instant::now();
         Watched {
