@@ -568,6 +568,25 @@ pub fn peer(program: &str, package: &str) -> Option<std::path::PathBuf> {
     found
 }
 
+/// What `program ARGS` made of `input` on its standard input: its exit status, standard output
+/// and standard error (a checker a test asks for its verdict: groff, promtool).
+pub fn fed(program: &std::path::Path, args: &[&str], input: &str) -> std::process::Output {
+    let mut child = Command::new(program)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
 /// `GET path` on an HTTP server at `addr`, with `headers` (each `Name: value`): the status line
 /// and the body.
 pub fn http_get(addr: SocketAddr, path: &str, headers: &[&str]) -> (String, String) {

@@ -2,7 +2,7 @@
 //! shells' completions complete.
 
 use std::collections::BTreeSet;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use crate::common::peer;
 
@@ -46,20 +46,7 @@ fn manual_lists_every_option(program: &str, subcommands: &[&str]) {
         assert!(page.contains(&title), "no section {title}");
     }
     if let Some(groff) = peer("groff", "groff-base") {
-        let mut child = Command::new(groff)
-            .args(["-man", "-ww", "-z"])
-            .stdin(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        use std::io::Write;
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(page.as_bytes())
-            .unwrap();
-        let checked = child.wait_with_output().unwrap();
+        let checked = crate::common::fed(&groff, &["-man", "-ww", "-z"], &page);
         let warnings = String::from_utf8_lossy(&checked.stderr);
         assert!(
             checked.status.success() && warnings.is_empty(),

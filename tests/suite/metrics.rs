@@ -19,20 +19,7 @@ fn server_with_metrics(args: &[&str]) -> (ServerProcess, SocketAddr) {
 
 /// What `promtool check metrics` says of `exposition` (its exit status and its words).
 fn promtool(promtool: &std::path::Path, exposition: &str) -> (bool, String) {
-    let mut child = Command::new(promtool)
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(exposition.as_bytes())
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
+    let output = crate::common::fed(promtool, &["check", "metrics"], exposition);
     let said = String::from_utf8_lossy(&output.stdout).to_string()
         + &String::from_utf8_lossy(&output.stderr);
     (output.status.success(), said)
